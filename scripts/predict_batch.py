@@ -1,0 +1,14 @@
+"""Scores every customer with the latest model and writes the predictions file."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from churn.batch import predict_batch
+from churn.cli import run_job
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
+parser.add_argument("--out", type=Path, help="predictions CSV (default: the configured predictions_path)")
+args = parser.parse_args()
+sys.exit(run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out)))

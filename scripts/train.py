@@ -1,0 +1,13 @@
+"""Trains a churn model on a customers file and registers it as the latest version."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from churn.cli import run_job
+from churn.model.training import train
+
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
+args = parser.parse_args()
+sys.exit(run_job("training", lambda settings: train(settings, args.data)))

@@ -1,0 +1,1 @@
+"""churn-monitoring: a churn-prediction service built to be observed."""

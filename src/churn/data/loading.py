@@ -1,0 +1,142 @@
+"""Reads customers files and refuses any that break the schema, naming file, line and column.
+
+Only the id, the configured features and (for training) the target are kept: Surname and any
+other column are dropped as soon as a file is read, so personal data never travels further.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn.data.schema import MAX_CATEGORY_LENGTH, NUMERIC_RULES, NumericRule
+from churn.errors import DataValidationError
+from churn.settings import Settings
+
+HEADER_LINES = 1
+
+
+def _columns(settings: Settings, with_target: bool) -> list[str]:
+    return [settings.id_column, *settings.features, *([settings.target_column] if with_target else [])]
+
+
+def _line_of(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> tuple[int, int]:
+    """File line (1 = header) and position of the first row where `mask` holds."""
+    position = int(np.argmax(np.asarray(mask)))
+    return int(frame.index[position]) + HEADER_LINES + 1, position
+
+
+def _check_numeric(frame: pd.DataFrame, column: str, rule: NumericRule, required: bool,
+                   path: Path) -> None:
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            line, position = _line_of(frame, bad)
+            raise DataValidationError(
+                path, f"{values.iloc[position]!r} is not a number", line=line, column=column)
+        frame[column] = values = numbers
+    missing = values.isna()
+    if required and missing.any():
+        line, _ = _line_of(frame, missing)
+        raise DataValidationError(path, "value is missing", line=line, column=column)
+    present = values[~missing]
+    wrong = pd.Series(False, index=present.index)
+    if rule.allowed is not None:
+        wrong |= ~present.isin(rule.allowed)
+    if rule.integer:
+        wrong |= present != np.floor(present)
+    if rule.low is not None:
+        wrong |= present < rule.low
+    if rule.high is not None:
+        wrong |= present > rule.high
+    if wrong.any():
+        line, position = _line_of(present.to_frame(), wrong)
+        raise DataValidationError(
+            path, f"{present.iloc[position]:g} is not {rule.describe()}", line=line, column=column)
+
+
+def _check_text(frame: pd.DataFrame, column: str, path: Path) -> None:
+    values = frame[column]
+    present = values[values.notna()]
+    too_long = present.str.len() > MAX_CATEGORY_LENGTH
+    if too_long.any():
+        line, _ = _line_of(present.to_frame(), too_long)
+        raise DataValidationError(
+            path, f"text longer than {MAX_CATEGORY_LENGTH} characters", line=line, column=column)
+    frame[column] = values.str.strip().replace("", np.nan)
+
+
+def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: bool) -> pd.DataFrame:
+    """The schema-checked columns the model needs; raises DataValidationError on the first problem.
+
+    `frame`'s index must be the 0-based data row number in the file, so errors cite real lines.
+    """
+    columns = _columns(settings, with_target)
+    absent = [column for column in columns if column not in frame.columns]
+    if absent:
+        raise DataValidationError(
+            path, f"required column missing (the header has {', '.join(map(str, frame.columns))})",
+            line=1, column=absent[0])
+    frame = frame[columns].copy()
+    checks = [(settings.id_column, True), (settings.target_column, True)] if with_target else [
+        (settings.id_column, True)]
+    checks += [(feature, False) for feature in settings.numeric_features]
+    for column, required in checks:
+        _check_numeric(frame, column, NUMERIC_RULES.get(column, NumericRule()), required, path)
+    for column in settings.categorical_features:
+        _check_text(frame, column, path)
+
+    duplicated = frame[settings.id_column].duplicated()
+    if duplicated.any():
+        line, position = _line_of(frame, duplicated)
+        customer = int(frame[settings.id_column].iloc[position])
+        raise DataValidationError(
+            path, f"duplicate customer id {customer}", line=line, column=settings.id_column)
+    frame[settings.id_column] = frame[settings.id_column].astype("int64")
+    if with_target:
+        frame[settings.target_column] = frame[settings.target_column].astype("int8")
+    return frame
+
+
+def _reader(path: Path, settings: Settings, chunk_size: int | None):
+    if not path.is_file():
+        raise DataValidationError(path, "file not found")
+    dtypes = {column: str for column in settings.categorical_features}
+    try:
+        return pd.read_csv(path, dtype=dtypes, chunksize=chunk_size, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(path, "the file is empty (no header, no rows)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataValidationError(path, f"not a readable CSV file: {exc}") from None
+
+
+def load_customers(path: Path, settings: Settings, with_target: bool = True) -> pd.DataFrame:
+    """The whole file, validated: id, features and (with_target) the target column."""
+    frame = _reader(path, settings, chunk_size=None)
+    if frame.empty:
+        raise DataValidationError(path, "no data rows below the header")
+    return validate(frame, settings, path, with_target)
+
+
+def iter_customer_chunks(path: Path, settings: Settings, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Validated chunks of at most `chunk_size` rows; ids must be unique across the whole file."""
+    seen: list[np.ndarray] = []
+    rows = 0
+    try:
+        for chunk in _reader(path, settings, chunk_size):
+            chunk = validate(chunk, settings, path, with_target=False)
+            ids = chunk[settings.id_column].to_numpy()
+            if seen and (repeated := np.isin(ids, np.concatenate(seen))).any():
+                line, position = _line_of(chunk, repeated)
+                raise DataValidationError(path, f"duplicate customer id {ids[position]}",
+                                          line=line, column=settings.id_column)
+            seen.append(ids)
+            rows += len(chunk)
+            yield chunk
+    except pd.errors.ParserError as exc:
+        raise DataValidationError(path, f"not a readable CSV file: {exc}") from None
+    if rows == 0:
+        raise DataValidationError(path, "no data rows below the header")

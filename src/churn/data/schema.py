@@ -1,0 +1,42 @@
+"""What a valid customers file looks like: the known columns, their types and allowed values."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NumericRule:
+    """A numeric column's bounds; `allowed` lists the only legal values of a flag column."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    allowed: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        if self.allowed is not None:
+            return "one of " + ", ".join(str(value) for value in self.allowed)
+        kind = "a whole number" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{kind} from {self.low:g} to {self.high:g}"
+        if self.low is not None:
+            return f"{kind} of at least {self.low:g}"
+        return kind
+
+
+FLAG = NumericRule(allowed=(0, 1), integer=True)
+
+# Rules of the public bank-churn schema. Columns not named here (extra features a user adds)
+# only have to be numeric or text according to the feature list they are in.
+NUMERIC_RULES: dict[str, NumericRule] = {
+    "CustomerId": NumericRule(low=1, high=2**53, integer=True),
+    "CreditScore": NumericRule(low=300, high=900),
+    "Age": NumericRule(low=18, high=120),
+    "Tenure": NumericRule(low=0, high=100),
+    "Balance": NumericRule(low=0),
+    "NumOfProducts": NumericRule(low=1, high=10, integer=True),
+    "HasCrCard": FLAG,
+    "IsActiveMember": FLAG,
+    "EstimatedSalary": NumericRule(low=0),
+    "Exited": FLAG,
+}
+MAX_CATEGORY_LENGTH = 64

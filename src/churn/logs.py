@@ -1,0 +1,78 @@
+"""The one place loguru is configured: a console sink and logs/<component>.log per entry point.
+
+The standard library's loggers (uvicorn's among them) are routed into loguru, so every line of
+a process lands in the same file in the same format, exactly once.
+"""
+
+import inspect
+import json
+import logging
+import sys
+from typing import Any
+
+from loguru import logger
+
+from churn.settings import Settings
+
+CONSOLE_FORMAT = "<green>{time:HH:mm:ss}</green> | <level>{level: <8}</level> | {message}"
+FILE_FORMAT = (
+    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[component]} | "
+    "{name}:{function}:{line} | {message}"
+)
+
+
+class InterceptHandler(logging.Handler):
+    """Hands standard-library records to loguru, keeping the caller's module and line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame, depth = inspect.currentframe(), 0
+        while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame = frame.f_back
+            depth += 1
+        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+def _json_line(record: Any) -> str:
+    extra = dict(record["extra"])
+    payload = {
+        "time": record["time"].isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "component": extra.pop("component", None),
+        "module": record["name"],
+        "function": record["function"],
+        "line": record["line"],
+        "message": record["message"],
+    } | extra
+    if record["exception"] is not None:
+        payload["exception"] = repr(record["exception"].value)
+    # Stashed in the record because loguru formats the returned template again.
+    record["extra"]["_json"] = json.dumps(payload, default=str)
+    return "{extra[_json]}\n"
+
+
+def setup(component: str, settings: Settings) -> None:
+    """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process."""
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    logger.remove()
+    logger.configure(extra={"component": component})
+    logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT)
+    logger.add(
+        settings.logs_dir / f"{component}.log",
+        level=settings.log_level,
+        format=_json_line if settings.log_json else FILE_FORMAT,
+        rotation=settings.log_rotation,
+        retention=settings.log_retention,
+        encoding="utf-8",
+        enqueue=False,
+    )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # uvicorn configures its own handlers; emptying them and letting records propagate to the
+    # root handler above is what keeps each line from being written twice.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi"):
+        named = logging.getLogger(name)
+        named.handlers = []
+        named.propagate = True

@@ -1,0 +1,1 @@
+"""The model: its pipeline, training, evaluation, registry, scoring and retraining."""

@@ -1,0 +1,126 @@
+"""Retraining: merge new data into the current data, train a challenger, promote it only if it holds up.
+
+Champion and challenger are judged on the same held-out rows, drawn from the new data only:
+the champion cannot have trained on them, and they describe the customers the next model serves.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+from sklearn.model_selection import train_test_split
+
+from churn.data import load_customers
+from churn.errors import ChurnError
+from churn.files import atomic_path
+from churn.model.evaluation import evaluate
+from churn.model.registry import load_model, promote, save_model
+from churn.model.scoring import check_features
+from churn.model.training import data_record, fit_and_evaluate
+from churn.settings import Settings
+
+# The held-out rows are at most this share of the new data, so the challenger still learns from it.
+MAX_HOLDOUT_SHARE_OF_NEW = 0.5
+MIN_HOLDOUT_ROWS_PER_CLASS = 10
+
+
+@dataclass(frozen=True)
+class RetrainingRun:
+    version: str
+    promoted: bool
+    champion_version: str
+    champion_f2: float
+    challenger_f2: float
+    metadata: dict
+
+
+def _merge(base: pd.DataFrame, new: pd.DataFrame, id_column: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows of both, the newest winning per customer, and a mask of the rows that came from `new`."""
+    both = pd.concat([base, new], ignore_index=True)
+    keep = ~both[id_column].duplicated(keep="last").to_numpy()
+    from_new = np.r_[np.zeros(len(base), bool), np.ones(len(new), bool)]
+    return both[keep], from_new[keep]
+
+
+def _holdout(candidates: pd.DataFrame, size: int, settings: Settings) -> pd.DataFrame:
+    labels = candidates[settings.target_column]
+    smallest_class = int(labels.value_counts().reindex([0, 1], fill_value=0).min())
+    if smallest_class * size / len(candidates) < MIN_HOLDOUT_ROWS_PER_CLASS:
+        raise ChurnError(
+            f"the new data has too few rows of each class to judge the models ({len(candidates)} new "
+            f"rows, {smallest_class} in the smaller class); bring at least "
+            f"{2 * MIN_HOLDOUT_ROWS_PER_CLASS} churners and {2 * MIN_HOLDOUT_ROWS_PER_CLASS} stayers")
+    _, holdout = train_test_split(candidates, test_size=size, stratify=labels,
+                                  random_state=settings.random_state)
+    return holdout
+
+
+def _write_merged(base_path: Path, new_path: Path, keep: pd.Index, settings: Settings) -> None:
+    """Rewrites the base file as the merged table, every original column and value kept as text."""
+    raw = pd.concat([pd.read_csv(path, dtype=str, keep_default_na=False)
+                     for path in (base_path, new_path)], ignore_index=True).loc[keep]
+    if "RowNumber" in raw.columns:
+        raw["RowNumber"] = np.arange(1, len(raw) + 1)
+    with atomic_path(base_path) as tmp:
+        raw.to_csv(tmp, index=False)
+    logger.info("data: {} now holds the {} merged customers", base_path, len(raw))
+
+
+def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -> RetrainingRun:
+    """Trains a challenger on base + new data; promotes it and merges the data only if it wins."""
+    started = time.perf_counter()
+    base_data = base_data or settings.data_path
+    champion = load_model(settings.models_dir)
+    check_features(champion, settings)
+    base = load_customers(base_data, settings)
+    new = load_customers(new_data, settings)
+    merged, from_new = _merge(base, new, settings.id_column)
+    updated = int(new[settings.id_column].isin(base[settings.id_column]).sum())
+    logger.info("combine: {} current rows + {} new rows ({} updated customers) = {} customers",
+                len(base), len(new), updated, len(merged))
+
+    size = min(round(settings.test_size * len(merged)), int(len(new) * MAX_HOLDOUT_SHARE_OF_NEW))
+    holdout = _holdout(merged[from_new], size, settings)
+    train = merged.drop(index=holdout.index)
+    logger.info("holdout: {} new rows (churn {:.1%}) judge champion {} and the challenger",
+                len(holdout), holdout[settings.target_column].mean(), champion.version)
+
+    challenger = fit_and_evaluate(train, holdout, settings)
+    y_holdout = holdout[settings.target_column].to_numpy()
+    champion_scores = champion.pipeline.predict_proba(holdout[settings.features])[:, 1]
+    champion_metrics = evaluate(y_holdout, champion_scores, champion.metadata["threshold"])
+    champion_f2, challenger_f2 = champion_metrics["f2"], challenger.metrics["f2"]
+    promoted = challenger_f2 >= champion_f2 - settings.retrain_f2_tolerance
+    decision = {
+        "champion_version": champion.version,
+        "champion_f2": champion_f2,
+        "challenger_f2": challenger_f2,
+        "champion_metrics": champion_metrics,
+        "tolerance": settings.retrain_f2_tolerance,
+        "promoted": promoted,
+        "holdout_rows": len(holdout),
+    }
+    logger.info("decision: challenger F2 {:.3f} vs champion F2 {:.3f} (tolerance {}): {}",
+                challenger_f2, champion_f2, settings.retrain_f2_tolerance,
+                "promote" if promoted else "keep the champion")
+
+    rows = {"total": len(merged), "train": len(train), "test": len(holdout),
+            "churners": int(merged[settings.target_column].sum()), "new": len(new),
+            "updated": updated}
+    metadata = challenger.metadata(
+        settings, rows, {"base": data_record(base_data), "new": data_record(new_data)})
+    metadata["training_duration_seconds"] = round(time.perf_counter() - started, 3)
+    metadata["retraining"] = decision
+    version = save_model(settings.models_dir, challenger.pipeline, metadata)
+    if promoted:
+        _write_merged(base_data, new_data, merged.index, settings)
+        promote(settings.models_dir, version)
+        logger.success("challenger {} promoted to latest", version)
+    else:
+        logger.warning("challenger {} kept in {} but not promoted; latest stays {}", version,
+                       settings.models_dir / version, champion.version)
+    return RetrainingRun(version=version, promoted=promoted, champion_version=champion.version,
+                         champion_f2=champion_f2, challenger_f2=challenger_f2, metadata=metadata)

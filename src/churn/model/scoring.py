@@ -1,0 +1,36 @@
+"""Turns churn probabilities into the risk levels that the API, batch job and dashboards share."""
+
+import numpy as np
+
+from churn.errors import ModelLoadError
+from churn.model.registry import LoadedModel
+from churn.settings import Settings
+
+RISK_LEVELS = ("low", "medium", "high")
+
+
+def risk_level(probability: float, settings: Settings) -> str:
+    if probability >= settings.risk_high_threshold:
+        return "high"
+    if probability >= settings.risk_medium_threshold:
+        return "medium"
+    return "low"
+
+
+def risk_levels(probabilities: np.ndarray, settings: Settings) -> np.ndarray:
+    """Vectorised risk_level, for whole batches."""
+    return np.select(
+        [probabilities >= settings.risk_high_threshold,
+         probabilities >= settings.risk_medium_threshold],
+        ["high", "medium"], default="low")
+
+
+def check_features(model: LoadedModel, settings: Settings) -> None:
+    """Refuses a model whose features differ from the configured ones the data is checked against."""
+    trained = model.metadata["features"]
+    if (trained["numeric"], trained["categorical"]) != (settings.numeric_features,
+                                                         settings.categorical_features):
+        raise ModelLoadError(
+            f"model {model.version} was trained on features {trained} but the settings list "
+            f"numeric {settings.numeric_features} and categorical {settings.categorical_features}; "
+            "retrain with scripts/train.py or restore the settings")

@@ -1,0 +1,161 @@
+"""Training: split, tune the decision threshold out of fold, fit stage by stage, evaluate, register.
+
+The threshold is chosen on out-of-fold predictions of the training split only, so the test
+metrics are an honest estimate of what the chosen threshold will do on unseen customers.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from imblearn.pipeline import Pipeline
+from loguru import logger
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+
+from churn.data import load_customers
+from churn.drift import build_profile
+from churn.files import sha256_of
+from churn.model.evaluation import best_f2_threshold, evaluate
+from churn.model.pipeline import build_pipeline
+from churn.model.registry import promote, save_model
+from churn.settings import Settings
+
+
+@dataclass
+class FittedModel:
+    """A fitted pipeline with everything its metadata needs to say about it."""
+
+    pipeline: Pipeline
+    threshold: float
+    cv_f2: float
+    metrics: dict
+    profile: dict
+    stage_seconds: dict[str, float]
+
+    def metadata(self, settings: Settings, rows: dict[str, int], data: dict) -> dict:
+        classifier = self.pipeline.named_steps["classifier"]
+        return {
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "algorithm": settings.model_type,
+            "parameters": {key: value for key, value in classifier.get_params().items()
+                           if isinstance(value, str | int | float | bool | type(None))},
+            "smote": settings.use_smote,
+            "threshold": round(self.threshold, 6),
+            "cv_f2": round(self.cv_f2, 4),
+            "metrics": self.metrics,
+            "features": {"numeric": settings.numeric_features,
+                         "categorical": settings.categorical_features},
+            "id_column": settings.id_column,
+            "target_column": settings.target_column,
+            "rows": rows,
+            "training_data": data,
+            "stage_seconds": self.stage_seconds,
+            "reference_profile": self.profile,
+        }
+
+
+def split(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified train/test split, reproducible through random_state."""
+    train, test = train_test_split(frame, test_size=settings.test_size,
+                                   stratify=frame[settings.target_column],
+                                   random_state=settings.random_state)
+    logger.info("split: {} training rows (churn {:.1%}), {} test rows (churn {:.1%})",
+                len(train), train[settings.target_column].mean(),
+                len(test), test[settings.target_column].mean())
+    return train, test
+
+
+def tune_threshold(train: pd.DataFrame, settings: Settings) -> tuple[float, float]:
+    """F2-optimal threshold from out-of-fold predictions of the training rows alone."""
+    folds = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.random_state)
+    y = train[settings.target_column].to_numpy()
+    out_of_fold = cross_val_predict(build_pipeline(settings), train[settings.features], y,
+                                    cv=folds, method="predict_proba")[:, 1]
+    threshold, f2 = best_f2_threshold(y, out_of_fold)
+    logger.info("tune: {}-fold out-of-fold F2 {:.3f} at threshold {:.3f}",
+                settings.cv_folds, f2, threshold)
+    return threshold, f2
+
+
+def _fit_stages(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, settings: Settings,
+                seconds: dict[str, float]) -> None:
+    """Fits the pipeline's steps one at a time so each stage can report what it did."""
+    started = time.perf_counter()
+    features = pipeline.named_steps["preprocess"].fit_transform(X, y)
+    seconds["transform"] = round(time.perf_counter() - started, 3)
+    numeric = pipeline.named_steps["preprocess"].named_transformers_["numeric"]
+    fills = dict(zip(settings.numeric_features, numeric[0].statistics_, strict=True))
+    missing = X.isna().sum()
+    logger.info("impute: {} missing values filled ({})", int(missing.sum()),
+                ", ".join(f"{name} {count} -> {fills.get(name, 'most frequent')}"
+                          for name, count in missing[missing > 0].items()) or "none")
+    logger.info("transform: {} columns in, {} model features out", X.shape[1], features.shape[1])
+
+    labels = y
+    if "smote" in pipeline.named_steps:
+        started = time.perf_counter()
+        features, labels = pipeline.named_steps["smote"].fit_resample(features, y)
+        seconds["smote"] = round(time.perf_counter() - started, 3)
+        logger.info("smote: classes {} -> {} rows ({} synthetic churners)",
+                    np.bincount(y).tolist(), np.bincount(labels).tolist(), len(labels) - len(y))
+    started = time.perf_counter()
+    pipeline.named_steps["classifier"].fit(features, labels)
+    seconds["fit"] = round(time.perf_counter() - started, 3)
+    logger.info("fit: {} on {} rows in {:.2f}s", settings.model_type, len(labels), seconds["fit"])
+
+
+def fit_and_evaluate(train: pd.DataFrame, test: pd.DataFrame, settings: Settings) -> FittedModel:
+    """Tunes on `train`, fits on all of it, and reports metrics on `test` at the tuned threshold."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    threshold, cv_f2 = tune_threshold(train, settings)
+    seconds["tune"] = round(time.perf_counter() - started, 3)
+
+    pipeline = build_pipeline(settings)
+    _fit_stages(pipeline, train[settings.features], train[settings.target_column].to_numpy(),
+                settings, seconds)
+    scores = pipeline.predict_proba(test[settings.features])[:, 1]
+    metrics = evaluate(test[settings.target_column].to_numpy(), scores, threshold)
+    logger.info("evaluate: test F2 {f2:.3f}, ROC-AUC {roc_auc:.3f}, PR-AUC {pr_auc:.3f}, "
+                "precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}", **metrics)
+    logger.info("evaluate: confusion matrix {}", metrics["confusion_matrix"])
+    profile = build_profile(train, settings.numeric_features, settings.categorical_features, scores)
+    return FittedModel(pipeline, threshold, cv_f2, metrics, profile, seconds)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What a training run produced, for the caller to report or push."""
+
+    version: str
+    metadata: dict
+    promoted: bool
+
+
+def data_record(path: Path) -> dict[str, Any]:
+    return {"path": str(path), "sha256": sha256_of(path)}
+
+
+def train(settings: Settings, data_path: Path | None = None) -> TrainingRun:
+    """Trains on the customers file, saves a new version and makes it `latest`."""
+    started = time.perf_counter()
+    data_path = data_path or settings.data_path
+    frame = load_customers(data_path, settings)
+    logger.info("load: {} rows, {} features, churn rate {:.1%} from {}", len(frame),
+                len(settings.features), frame[settings.target_column].mean(), data_path)
+    train_rows, test_rows = split(frame, settings)
+    fitted = fit_and_evaluate(train_rows, test_rows, settings)
+
+    rows = {"total": len(frame), "train": len(train_rows), "test": len(test_rows),
+            "churners": int(frame[settings.target_column].sum())}
+    metadata = fitted.metadata(settings, rows, data_record(data_path))
+    metadata["training_duration_seconds"] = round(time.perf_counter() - started, 3)
+    version = save_model(settings.models_dir, fitted.pipeline, metadata)
+    promote(settings.models_dir, version)
+    logger.success("save: model {} saved to {} and made latest ({:.1f}s in all)", version,
+                   settings.models_dir / version, metadata["training_duration_seconds"])
+    return TrainingRun(version=version, metadata=metadata, promoted=True)

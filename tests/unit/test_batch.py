@@ -1,0 +1,93 @@
+"""Batch prediction writes a complete predictions file, or leaves the old one as it was."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.conftest import settings_for
+
+from churn.batch import PREDICTION_COLUMNS, predict_batch
+from churn.data.synthetic import generate
+from churn.errors import DataValidationError, ModelLoadError
+from churn.model.registry import latest_version
+
+
+@pytest.fixture
+def project(trained_project, tmp_path):
+    """Settings over a copy of the trained project, with the default chunk size lowered."""
+    shutil.copytree(trained_project.models_dir, tmp_path / "models")
+    (tmp_path / "data").mkdir()
+    shutil.copy(trained_project.data_path, tmp_path / "data" / "customers.csv")
+    return settings_for(tmp_path, batch_chunk_size=700)
+
+
+def test_every_customer_is_scored_once(project):
+    result = predict_batch(project)
+    predictions = pd.read_csv(project.predictions_path)
+    customers = pd.read_csv(project.data_path)
+    assert list(predictions.columns) == PREDICTION_COLUMNS
+    assert result.rows == len(predictions) == len(customers)
+    assert predictions["CustomerId"].tolist() == customers["CustomerId"].tolist()
+    assert predictions["churn_probability"].between(0, 1).all()
+    assert set(predictions["model_version"]) == {latest_version(project.models_dir)}
+    assert predictions["scored_at"].nunique() == 1
+
+
+def test_risk_levels_follow_the_thresholds(project):
+    predict_batch(project)
+    predictions = pd.read_csv(project.predictions_path)
+    expected = np.where(predictions["churn_probability"] >= 0.7, "high",
+                        np.where(predictions["churn_probability"] >= 0.5, "medium", "low"))
+    assert (predictions["risk_level"] == expected).all()
+
+
+def test_summary_matches_the_file(project):
+    result = predict_batch(project)
+    predictions = pd.read_csv(project.predictions_path)
+    assert result.by_level == predictions["risk_level"].value_counts().reindex(
+        ["low", "medium", "high"], fill_value=0).to_dict()
+    assert result.average_score == pytest.approx(predictions["churn_probability"].mean(), abs=1e-5)
+
+
+def test_chunk_size_does_not_change_the_scores(project, tmp_path):
+    predict_batch(project, out_path=tmp_path / "chunked.csv")
+    whole = settings_for(tmp_path, batch_chunk_size=100_000)
+    predict_batch(whole, data_path=project.data_path, out_path=tmp_path / "whole.csv")
+    chunked, single = pd.read_csv(tmp_path / "chunked.csv"), pd.read_csv(tmp_path / "whole.csv")
+    pd.testing.assert_frame_equal(chunked.drop(columns="scored_at"), single.drop(columns="scored_at"))
+
+
+def test_scores_do_not_depend_on_identity_columns(project, tmp_path):
+    customers = pd.read_csv(project.data_path)
+    renamed = customers.assign(Surname="Anonymous", CustomerId=customers["CustomerId"] + 10**7,
+                               RowNumber=0)
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    predict_batch(project, out_path=tmp_path / "a.csv")
+    predict_batch(project, data_path=tmp_path / "renamed.csv", out_path=tmp_path / "b.csv")
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert (a["churn_probability"] == b["churn_probability"]).all()
+
+
+def test_bad_row_late_in_the_file_keeps_the_old_predictions(project, tmp_path):
+    predict_batch(project)
+    before = project.predictions_path.read_bytes()
+    customers = pd.read_csv(project.data_path)
+    customers.loc[2500, "Age"] = -1
+    customers.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataValidationError, match="line 2502, column Age"):
+        predict_batch(project, data_path=tmp_path / "bad.csv")
+    assert project.predictions_path.read_bytes() == before
+    assert [path.name for path in project.predictions_path.parent.iterdir()
+            if path.name.endswith(".tmp")] == []
+
+
+def test_customers_without_labels_can_be_scored(project, tmp_path):
+    generate(300, seed=9).drop(columns="Exited").to_csv(tmp_path / "unlabelled.csv", index=False)
+    assert predict_batch(project, data_path=tmp_path / "unlabelled.csv").rows == 300
+
+
+def test_model_trained_on_other_features_is_refused(project):
+    narrower = settings_for(project.root_dir, categorical_features=["Geography"])
+    with pytest.raises(ModelLoadError, match="trained on features"):
+        predict_batch(narrower)

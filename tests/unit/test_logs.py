@@ -1,0 +1,81 @@
+"""One set-up: per-component files, JSON lines on demand, stdlib logs routed exactly once."""
+
+import json
+import logging
+
+import pytest
+from loguru import logger
+from tests.conftest import settings_for
+
+from churn import logs
+
+
+@pytest.fixture(autouse=True)
+def restore_loguru():
+    yield
+    logger.remove()
+
+
+def read_lines(path):
+    logger.complete()
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_component_gets_its_own_file(tmp_path):
+    settings = settings_for(tmp_path)
+    logs.setup("training", settings)
+    logger.info("stage one done")
+    lines = read_lines(settings.logs_dir / "training.log")
+    assert len(lines) == 1
+    assert "| INFO     | training | " in lines[0] and lines[0].endswith("stage one done")
+
+
+def test_json_lines_carry_fields_and_bound_context(tmp_path):
+    settings = settings_for(tmp_path, log_json=True)
+    logs.setup("api", settings)
+    logger.bind(request_id="abc-123", customer_id=42).warning("slow answer")
+    (line,) = read_lines(settings.logs_dir / "api.log")
+    record = json.loads(line)
+    assert record["level"] == "WARNING" and record["message"] == "slow answer"
+    assert record["component"] == "api"
+    assert record["request_id"] == "abc-123" and record["customer_id"] == 42
+    assert {"time", "module", "function", "line"} <= set(record)
+
+
+def test_json_line_with_braces_in_the_message_stays_valid(tmp_path):
+    settings = settings_for(tmp_path, log_json=True)
+    logs.setup("api", settings)
+    logger.info("metrics {}", {"f2": 0.7})
+    (line,) = read_lines(settings.logs_dir / "api.log")
+    assert json.loads(line)["message"] == "metrics {'f2': 0.7}"
+
+
+def test_standard_library_and_uvicorn_loggers_are_written_once(tmp_path):
+    uvicorn_logger = logging.getLogger("uvicorn.error")
+    uvicorn_logger.addHandler(logging.StreamHandler())  # what uvicorn's own config does
+    settings = settings_for(tmp_path)
+    logs.setup("api", settings)
+    uvicorn_logger.warning("port in use")
+    logging.getLogger("some.library").error("library trouble")
+    lines = read_lines(settings.logs_dir / "api.log")
+    assert sum("port in use" in line for line in lines) == 1
+    assert sum("library trouble" in line for line in lines) == 1
+    assert uvicorn_logger.handlers == []
+
+
+def test_files_rotate_at_the_configured_size(tmp_path):
+    settings = settings_for(tmp_path, log_rotation="2 KB")
+    logs.setup("prediction", settings)
+    for number in range(100):
+        logger.info("progress line {} {}", number, "x" * 40)
+    logger.complete()
+    assert len(list(settings.logs_dir.glob("prediction*.log"))) > 1
+
+
+def test_level_filters_lower_levels(tmp_path):
+    settings = settings_for(tmp_path, log_level="WARNING")
+    logs.setup("training", settings)
+    logger.info("hidden")
+    logger.warning("shown")
+    assert [line.rsplit("| ", 1)[-1] for line in read_lines(settings.logs_dir / "training.log")] == [
+        "shown"]

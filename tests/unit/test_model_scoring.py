@@ -1,0 +1,20 @@
+import numpy as np
+import pytest
+
+from churn.model.scoring import risk_level, risk_levels
+
+
+@pytest.mark.parametrize(("probability", "level"), [
+    (0.0, "low"), (0.4999, "low"), (0.5, "medium"), (0.6999, "medium"), (0.7, "high"), (1.0, "high"),
+])
+def test_risk_level_boundaries_belong_to_the_higher_level(settings, probability, level):
+    assert risk_level(probability, settings) == level
+    assert risk_levels(np.array([probability]), settings).tolist() == [level]
+
+
+def test_thresholds_come_from_the_settings(tmp_path):
+    from tests.conftest import settings_for
+
+    strict = settings_for(tmp_path, risk_medium_threshold=0.3, risk_high_threshold=0.9)
+    assert risk_levels(np.array([0.2, 0.3, 0.8, 0.9]), strict).tolist() == [
+        "low", "medium", "medium", "high"]
