@@ -56,11 +56,12 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
             levels = risk_levels(probabilities, settings)
             pd.DataFrame({
                 "CustomerId": chunk[settings.id_column].to_numpy(),
-                "churn_probability": probabilities,
+                # Rounded here rather than with float_format, which formats value by value.
+                "churn_probability": probabilities.round(6),
                 "risk_level": levels,
                 "model_version": model.version,
                 "scored_at": scored_at,
-            }).to_csv(handle, header=False, index=False, float_format="%.6f")
+            }).to_csv(handle, header=False, index=False)
             rows += len(chunk)
             score_sum += float(probabilities.sum())
             for level, count in zip(*np.unique(levels, return_counts=True), strict=True):

@@ -60,13 +60,16 @@ def _check_numeric(frame: pd.DataFrame, column: str, rule: NumericRule, required
 
 def _check_text(frame: pd.DataFrame, column: str, path: Path) -> None:
     values = frame[column]
-    present = values[values.notna()]
-    too_long = present.str.len() > MAX_CATEGORY_LENGTH
-    if too_long.any():
-        line, _ = _line_of(present.to_frame(), too_long)
+    # Categories repeat: checking the few distinct values is what keeps 1M-row files fast.
+    distinct = pd.Series(values.dropna().unique(), dtype=object)
+    too_long = distinct[distinct.str.len() > MAX_CATEGORY_LENGTH]
+    if not too_long.empty:
+        line, _ = _line_of(frame, values == too_long.iloc[0])
         raise DataValidationError(
             path, f"text longer than {MAX_CATEGORY_LENGTH} characters", line=line, column=column)
-    frame[column] = values.str.strip().replace("", np.nan)
+    cleaned = distinct.str.strip()
+    if not cleaned.equals(distinct) or (cleaned == "").any():
+        frame[column] = values.map(dict(zip(distinct, cleaned.replace("", np.nan), strict=True)))
 
 
 def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: bool) -> pd.DataFrame:
