@@ -88,6 +88,6 @@ def test_customers_without_labels_can_be_scored(project, tmp_path):
 
 
 def test_model_trained_on_other_features_is_refused(project):
-    narrower = settings_for(project.root_dir, categorical_features=["Geography"])
+    narrower = settings_for(project.models_dir.parent, categorical_features=["Geography"])
     with pytest.raises(ModelLoadError, match="trained on features"):
         predict_batch(narrower)
