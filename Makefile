@@ -34,7 +34,7 @@ data/predictions.csv: models/latest data/customers.csv
 	$(BIN)/python scripts/predict_batch.py
 
 run: data/predictions.csv
-	$(BIN)/uvicorn churn.api.app:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/python scripts/serve.py --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src scripts tests

@@ -7,15 +7,21 @@ from pathlib import Path
 from churn.cli import run_job
 from churn.data.synthetic import FIRST_CUSTOMER_ID, write_customers
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--rows", type=int, default=10_000, help="number of customers (default 10000)")
-parser.add_argument("--seed", type=int, default=42, help="random seed; same seed, same file (default 42)")
-parser.add_argument("--out", type=Path, help="output CSV (default: the configured data_path)")
-parser.add_argument("--drift", action="store_true",
-                    help="shifted population: older, less active, more German customers")
-parser.add_argument("--first-id", type=int, default=FIRST_CUSTOMER_ID,
-                    help="smallest CustomerId; give new customers ids of their own "
-                         f"(default {FIRST_CUSTOMER_ID})")
-args = parser.parse_args()
-sys.exit(run_job("data", lambda settings: write_customers(
-    args.out or settings.data_path, args.rows, args.seed, drift=args.drift, first_id=args.first_id)))
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000, help="number of customers (default 10000)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed; same seed, same file (default 42)")
+    parser.add_argument("--out", type=Path, help="output CSV (default: the configured data_path)")
+    parser.add_argument("--drift", action="store_true",
+                        help="shifted population: older, less active, more German customers")
+    parser.add_argument("--first-id", type=int, default=FIRST_CUSTOMER_ID,
+                        help="smallest CustomerId; give new customers ids of their own "
+                             f"(default {FIRST_CUSTOMER_ID})")
+    args = parser.parse_args()
+    return run_job("data", lambda settings: write_customers(
+        args.out or settings.data_path, args.rows, args.seed, drift=args.drift, first_id=args.first_id))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

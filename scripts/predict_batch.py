@@ -7,8 +7,14 @@ from pathlib import Path
 from churn.batch import predict_batch
 from churn.cli import run_job
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
-parser.add_argument("--out", type=Path, help="predictions CSV (default: the configured predictions_path)")
-args = parser.parse_args()
-sys.exit(run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out)))
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
+    parser.add_argument("--out", type=Path, help="predictions CSV (default: the configured predictions_path)")
+    args = parser.parse_args()
+    return run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,10 +7,16 @@ from pathlib import Path
 from churn.cli import run_job
 from churn.model.retraining import retrain
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--new-data", type=Path, required=True, help="CSV of new labelled customers")
-parser.add_argument("--data", type=Path,
-                    help="current customers CSV, rewritten as the merged table on promotion "
-                         "(default: the configured data_path)")
-args = parser.parse_args()
-sys.exit(run_job("retraining", lambda settings: retrain(settings, args.new_data, args.data)))
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--new-data", type=Path, required=True, help="CSV of new labelled customers")
+    parser.add_argument("--data", type=Path,
+                        help="current customers CSV, rewritten as the merged table on promotion "
+                             "(default: the configured data_path)")
+    args = parser.parse_args()
+    return run_job("retraining", lambda settings: retrain(settings, args.new_data, args.data))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,7 +7,13 @@ from pathlib import Path
 from churn.cli import run_job
 from churn.model.training import train
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
-args = parser.parse_args()
-sys.exit(run_job("training", lambda settings: train(settings, args.data)))
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
+    args = parser.parse_args()
+    return run_job("training", lambda settings: train(settings, args.data))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

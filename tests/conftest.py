@@ -1,6 +1,7 @@
 """Fixtures shared by every test layer: settings pointed at a temporary project, and data."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from churn.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_ROWS = 3000
+NEW_CUSTOMERS_FIRST_ID = 18_000_000
 
 
 def settings_for(root: Path, **overrides) -> Settings:
@@ -19,6 +21,7 @@ def settings_for(root: Path, **overrides) -> Settings:
         predictions_path=root / "data" / "predictions.csv",
         models_dir=root / "models",
         logs_dir=root / "logs",
+        multiprocess_dir=root / "logs" / "prometheus-multiproc",
         **overrides,
     )
 
@@ -30,6 +33,7 @@ def env_for(root: Path, **extra: str) -> dict[str, str]:
         "CHURN_PREDICTIONS_PATH": str(root / "data" / "predictions.csv"),
         "CHURN_MODELS_DIR": str(root / "models"),
         "CHURN_LOGS_DIR": str(root / "logs"),
+        "CHURN_MULTIPROCESS_DIR": str(root / "logs" / "prometheus-multiproc"),
     } | extra
 
 
@@ -56,3 +60,18 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     generate(TRAINING_ROWS, seed=1).to_csv(trained.data_path, index=False)
     train(trained)
     return trained
+
+
+@pytest.fixture(scope="session")
+def scored_project(trained_project: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Read-only: a model, predictions for every customer, then 5 customers who joined since."""
+    from churn.batch import predict_batch
+
+    root = tmp_path_factory.mktemp("scored")
+    shutil.copytree(trained_project.models_dir, root / "models")
+    (root / "data").mkdir()
+    shutil.copy(trained_project.data_path, root / "data" / "customers.csv")
+    predict_batch(settings_for(root))
+    joined = generate(5, seed=21, first_id=NEW_CUSTOMERS_FIRST_ID)
+    joined.to_csv(root / "data" / "customers.csv", mode="a", header=False, index=False)
+    return root

@@ -10,6 +10,7 @@ import pandas as pd
 from loguru import logger
 
 from churn.data import iter_customer_chunks
+from churn.errors import DataValidationError
 from churn.files import atomic_path
 from churn.model.registry import load_model
 from churn.model.scoring import RISK_LEVELS, check_features, risk_levels
@@ -78,3 +79,49 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
         "wrote {}", rows, result.duration_seconds, by_level["high"], by_level["medium"],
         by_level["low"], result.average_score, out_path)
     return result
+
+
+@dataclass(frozen=True)
+class PredictionTable:
+    """A predictions file in memory: ids sorted ascending, probabilities aligned with them."""
+
+    ids: np.ndarray
+    probabilities: np.ndarray
+    model_version: str
+
+
+def read_predictions(path: Path) -> PredictionTable:
+    """Loads a predictions file written by predict_batch, refusing one that is not."""
+    if not path.is_file():
+        raise DataValidationError(path, "predictions file not found (run scripts/predict_batch.py)")
+    try:
+        frame = pd.read_csv(path, usecols=["CustomerId", "churn_probability", "model_version"],
+                            dtype={"CustomerId": "int64", "churn_probability": "float64",
+                                   "model_version": str})
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataValidationError(path, f"not a predictions file of this project ({exc})") from None
+    versions = frame["model_version"].unique()
+    if len(versions) > 1:
+        raise DataValidationError(path, f"mixes predictions of several models: {sorted(versions)}")
+    order = np.argsort(frame["CustomerId"].to_numpy(), kind="stable")
+    return PredictionTable(ids=frame["CustomerId"].to_numpy()[order],
+                           probabilities=frame["churn_probability"].to_numpy()[order],
+                           model_version=str(versions[0]) if len(versions) else "")
+
+
+def unscored_customers(settings: Settings, scored_ids: np.ndarray) -> dict[int, dict]:
+    """Features of customers in the customers file that have no precomputed prediction."""
+    path = settings.data_path
+    if not path.is_file():
+        return {}
+    ids = pd.read_csv(path, usecols=[settings.id_column])[settings.id_column].to_numpy()
+    if np.isin(ids, scored_ids).all():
+        return {}
+    unscored: dict[int, dict] = {}
+    for chunk in iter_customer_chunks(path, settings, settings.batch_chunk_size):
+        missing = chunk[~np.isin(chunk[settings.id_column].to_numpy(), scored_ids)]
+        features = missing[settings.features].astype(object).where(missing[settings.features].notna())
+        for customer_id, row in zip(missing[settings.id_column], features.to_dict("records"),
+                                    strict=True):
+            unscored[int(customer_id)] = row
+    return unscored

@@ -76,3 +76,5 @@ def setup(component: str, settings: Settings) -> None:
         named = logging.getLogger(name)
         named.handlers = []
         named.propagate = True
+    # The API writes its own line per request, with route, request id and prediction.
+    logging.getLogger("uvicorn.access").disabled = True

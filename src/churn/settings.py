@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     retrain_f2_tolerance: float = Field(ge=0, lt=1)
     pushgateway_url: str
 
+    api_max_batch: int = Field(ge=1, le=100_000)
+    api_max_body_bytes: int = Field(ge=1024)
+    admin_token: SecretStr
+    api_start_unready: bool
+    multiprocess_dir: Path
+
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
     log_json: bool
     log_rotation: str
@@ -92,7 +98,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve_paths(self) -> "Settings":
         # Relative paths mean "inside the project", whatever the current directory is.
-        for name in ("data_path", "predictions_path", "models_dir", "logs_dir"):
+        for name in ("data_path", "predictions_path", "models_dir", "logs_dir", "multiprocess_dir"):
             path = getattr(self, name)
             if not path.is_absolute():
                 object.__setattr__(self, name, self.root_dir / path)

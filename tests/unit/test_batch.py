@@ -5,12 +5,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import settings_for
 
 from churn.batch import PREDICTION_COLUMNS, predict_batch
 from churn.data.synthetic import generate
 from churn.errors import DataValidationError, ModelLoadError
 from churn.model.registry import latest_version
+from tests.conftest import settings_for
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 from loguru import logger
-from tests.conftest import settings_for
 
 from churn import logs
+from tests.conftest import settings_for
 
 
 @pytest.fixture(autouse=True)

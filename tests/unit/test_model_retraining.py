@@ -4,12 +4,12 @@ import shutil
 
 import pandas as pd
 import pytest
-from tests.conftest import settings_for
 
 from churn.data.synthetic import generate
 from churn.errors import ChurnError
 from churn.model.registry import latest_version, read_metadata
 from churn.model.retraining import retrain
+from tests.conftest import settings_for
 
 NEW_ROWS = 2000
 

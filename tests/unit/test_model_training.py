@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import settings_for
 
 from churn.data import load_customers
 from churn.data.synthetic import generate
@@ -11,6 +10,7 @@ from churn.errors import DataValidationError, SettingsError
 from churn.model.pipeline import build_pipeline
 from churn.model.registry import latest_version, load_model
 from churn.model.training import fit_and_evaluate, split, train, tune_threshold
+from tests.conftest import settings_for
 
 
 @pytest.fixture(scope="module")

@@ -1,31 +1,82 @@
-"""App factory of the churn API. For now it answers liveness; the scoring routes come next."""
+"""App factory of the churn API: routes, instrumentation on the app's own registry, model loading.
 
+uvicorn builds it with `uvicorn churn.api.app:create_app --factory`; tests call create_app with
+their own settings and registry, so two apps in one process never share a series.
+"""
+
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from loguru import logger
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client.multiprocess import mark_process_dead
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from churn import logs
+from churn.api import errors
+from churn.api.middleware import RequestContextMiddleware
+from churn.api.routes import admin, predictions, status
+from churn.api.service import activate, load_service
+from churn.errors import ChurnError
+from churn.metrics import ApiMetrics
 from churn.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Builds an app bound to `settings`; uvicorn calls it with no argument (--factory)."""
+def create_app(settings: Settings | None = None,
+               registry: CollectorRegistry | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # *_created samples double every counter on /metrics and no query here uses them.
+    disable_created_metrics()
+    registry = registry or CollectorRegistry()
+    metrics = ApiMetrics.create(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.setup("api", settings)
-        logger.info("churn API starting")
+        try:
+            activate(app.state, load_service(settings), metrics)
+        except ChurnError as exc:
+            if not settings.api_start_unready:
+                logger.error("cannot start: {}", exc)
+                raise
+            app.state.unready_reason = str(exc)
+            logger.warning("started but not ready: {}", exc)
+        logger.info("churn API ready for requests" if app.state.service else "churn API not ready")
         yield
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            # This worker's live gauges must stop counting towards the sum.
+            mark_process_dead(os.getpid())
         logger.info("churn API stopped")
 
-    app = FastAPI(title="churn-monitoring API", lifespan=lifespan)
+    app = FastAPI(
+        title="churn-monitoring API",
+        description="Churn risk of bank customers, instrumented for Prometheus.",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.metrics = settings, metrics
+    app.state.service, app.state.unready_reason = None, "starting"
+    errors.install(app)
+    routers = [predictions.router, status.router]
+    if settings.admin_token.get_secret_value():
+        routers.append(admin.router)
+    for router in routers:
+        app.include_router(router)
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
+    # Added first, so it runs inside the instrumentator, which then counts its 413 and 500 answers.
+    app.add_middleware(RequestContextMiddleware, active=metrics.active,
+                       max_body_bytes=settings.api_max_body_bytes)
+    instrumentator = Instrumentator(
+        should_group_status_codes=False,
+        # Unknown paths share the endpoint label "none": a scanner cannot create new series.
+        should_group_untemplated=True,
+        excluded_handlers=["^/metrics$"],
+        registry=registry,
+    )
+    # A custom instrumentation replaces the library's default http_* metrics with our api_* ones.
+    instrumentator.add(metrics.record_request).instrument(app).expose(app, tags=["status"])
+    metrics.initialise([(method, route.path) for router in routers for route in router.routes
+                        if isinstance(route, APIRoute) for method in sorted(route.methods)])
     return app

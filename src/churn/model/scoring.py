@@ -1,6 +1,7 @@
 """Turns churn probabilities into the risk levels that the API, batch job and dashboards share."""
 
 import numpy as np
+import pandas as pd
 
 from churn.errors import ModelLoadError
 from churn.model.registry import LoadedModel
@@ -34,3 +35,21 @@ def check_features(model: LoadedModel, settings: Settings) -> None:
             f"model {model.version} was trained on features {trained} but the settings list "
             f"numeric {settings.numeric_features} and categorical {settings.categorical_features}; "
             "retrain with scripts/train.py or restore the settings")
+
+
+class Scorer:
+    """Scores customers given as plain dicts, so callers never handle pandas or scikit-learn."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        features = model.metadata["features"]
+        self.columns = [*features["numeric"], *features["categorical"]]
+
+    def score(self, customers: list[dict]) -> list[float]:
+        """Churn probabilities in the order given; missing or None features are imputed."""
+        frame = pd.DataFrame.from_records(customers, columns=self.columns)
+        return self.model.pipeline.predict_proba(frame)[:, 1].tolist()
+
+    def categories(self, feature: str) -> list[str]:
+        """The values of a categorical feature seen in training (the reference profile's)."""
+        return self.model.metadata["reference_profile"]["features"][feature]["categories"]

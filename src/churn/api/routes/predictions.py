@@ -1,0 +1,88 @@
+"""Churn scores: of a known customer by id, and of customers described in the request body."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+
+from churn.api.deps import MetricsDep, ServiceDep, SettingsDep
+from churn.api.schemas import (
+    BatchPrediction,
+    Customer,
+    CustomerBatch,
+    CustomerPrediction,
+    Prediction,
+)
+from churn.api.service import Service
+from churn.api.store import Stored
+from churn.metrics import ApiMetrics
+from churn.model.scoring import risk_level
+from churn.settings import Settings
+
+router = APIRouter(tags=["predictions"])
+CustomerId = Annotated[int, Path(ge=1, le=2**53, description="a CustomerId of the customers file")]
+
+
+def _prediction(probability: float, version: str, source: str, service: Service,
+                settings: Settings, metrics: ApiMetrics) -> Prediction:
+    level = risk_level(probability, settings)
+    metrics.record_prediction(source, level, probability)
+    return Prediction(churn_probability=probability, risk_level=level, model_version=version,
+                      churn_predicted=probability >= service.model.metadata["threshold"])
+
+
+def _check_categories(customers: list[Customer], service: Service, prefix: str) -> None:
+    """Gender must be one the model learned; unlike a new country, a new gender is a typo."""
+    known = service.scorer.categories("Gender")
+    for index, customer in enumerate(customers):
+        if customer.Gender not in known:
+            location = ("body", *((prefix, index) if prefix else ()), "Gender")
+            raise RequestValidationError([{
+                "loc": location, "msg": f"Gender must be one of {', '.join(known)}",
+                "type": "value_error"}])
+
+
+@router.get("/churn/{customer_id}", summary="Churn risk of a known customer")
+async def churn_of_customer(customer_id: CustomerId, request: Request, service: ServiceDep,
+                            settings: SettingsDep, metrics: MetricsDep) -> CustomerPrediction:
+    """From the batch predictions when there is one, else scored now and remembered."""
+    stored, source = service.store.get(customer_id), "cache"
+    if stored is None:
+        features = service.store.features_of(customer_id)
+        if features is None:
+            raise HTTPException(404, f"customer {customer_id} not found")
+        (probability,) = await run_in_threadpool(service.scorer.score, [features])
+        stored, source = Stored(probability, service.version), "model"
+        service.store.remember(customer_id, stored)
+        metrics.cache_misses.inc()
+    else:
+        metrics.cache_hits.inc()
+    prediction = _prediction(stored.probability, stored.model_version, source, service, settings,
+                             metrics)
+    request.state.customer_id, request.state.risk_level = customer_id, prediction.risk_level
+    return CustomerPrediction(customer_id=customer_id, source=source, **prediction.model_dump())
+
+
+@router.post("/predict", summary="Churn risk of the customer in the body")
+async def predict(customer: Customer, request: Request, service: ServiceDep, settings: SettingsDep,
+                  metrics: MetricsDep) -> Prediction:
+    _check_categories([customer], service, prefix="")
+    (probability,) = await run_in_threadpool(service.scorer.score, [customer.model_dump()])
+    prediction = _prediction(probability, service.version, "model", service, settings, metrics)
+    request.state.risk_level = prediction.risk_level
+    return prediction
+
+
+@router.post("/predict/batch", summary="Churn risk of several customers in one call")
+async def predict_batch(batch: CustomerBatch, service: ServiceDep, settings: SettingsDep,
+                        metrics: MetricsDep) -> BatchPrediction:
+    if len(batch.customers) > settings.api_max_batch:
+        raise HTTPException(413, f"at most {settings.api_max_batch} customers per call, "
+                                 f"got {len(batch.customers)}; split the batch")
+    _check_categories(batch.customers, service, prefix="customers")
+    probabilities = await run_in_threadpool(
+        service.scorer.score, [customer.model_dump() for customer in batch.customers])
+    return BatchPrediction(predictions=[
+        _prediction(probability, service.version, "model", service, settings, metrics)
+        for probability in probabilities])

@@ -1,0 +1,34 @@
+"""Is the service alive, is it ready, and which model does it serve."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from churn.api.deps import ServiceDep
+from churn.api.schemas import ModelInfo, Readiness
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Readiness: model and predictions loaded",
+            responses={503: {"model": Readiness}})
+async def ready(request: Request) -> Readiness:
+    service = request.app.state.service
+    if service is None:
+        body = Readiness(status="not ready", reason=request.app.state.unready_reason)
+        return JSONResponse(status_code=503, content=body.model_dump())
+    return Readiness(status="ready", model_version=service.version,
+                     predictions_loaded=len(service.store))
+
+
+@router.get("/model", summary="The served model's metadata")
+async def model(service: ServiceDep) -> ModelInfo:
+    """Version, training time, algorithm, threshold, test metrics and features; no file paths."""
+    metadata = service.model.metadata
+    return ModelInfo(version=metadata["version"], trained_at=metadata["trained_at"],
+                     algorithm=metadata["algorithm"], threshold=metadata["threshold"],
+                     metrics=metadata["metrics"], features=metadata["features"])

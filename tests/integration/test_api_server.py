@@ -1,0 +1,98 @@
+"""The API under a real uvicorn, one worker and two, as `make run` and scripts/serve.py start it."""
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import REPO, env_for
+from tests.integration.processes import answers, free_port, running, wait_until
+
+pytestmark = pytest.mark.slow
+CHURN = "/churn/{customer_id}"
+
+
+@pytest.fixture
+def project(scored_project, tmp_path):
+    shutil.copytree(scored_project, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def serve(project, port, workers=1):
+    command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(port),
+               "--workers", str(workers)]
+    return running(command, env_for(project), project / f"serve-{workers}.out")
+
+
+def samples(url: str) -> dict:
+    """(name, sorted labels) -> value, from the text the server exposes."""
+    text = requests.get(url, timeout=5).text
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def churn_requests(values: dict, status: str) -> float:
+    labels = (("endpoint", CHURN), ("method", "GET"), ("status_code", status))
+    return values.get(("api_requests_total", labels), 0.0)
+
+
+def test_one_worker_serves_scores_metrics_and_logs(project):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    ids = pd.read_csv(project / "data" / "predictions.csv")["CustomerId"].head(12).tolist()
+    with serve(project, port) as process:
+        wait_until(answers(f"{base}/ready"), "API ready", process=process)
+        for customer_id in ids:
+            answer = requests.get(f"{base}/churn/{customer_id}", timeout=5)
+            assert answer.status_code == 200 and answer.json()["customer_id"] == customer_id
+        values = samples(f"{base}/metrics")
+    assert churn_requests(values, "200") == 12
+    assert values[("model_cache_hits_total", ())] == 12
+    log = (project / "logs" / "api.log").read_text()
+    # One line per request: uvicorn's access line is not written on top of ours.
+    assert sum("/churn/{customer_id} 200" in line for line in log.splitlines()) == 12
+    assert '"GET /churn/' not in log
+
+
+def test_two_workers_add_up_to_exactly_the_requests_sent(project):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    ids = pd.read_csv(project / "data" / "predictions.csv")["CustomerId"].head(60).tolist()
+    with serve(project, port, workers=2) as process:
+        wait_until(answers(f"{base}/ready"), "API ready", process=process)
+        for customer_id in ids:  # a new connection each: the kernel spreads them over workers
+            assert requests.get(f"{base}/churn/{customer_id}", timeout=5).status_code == 200
+        for _ in range(5):
+            requests.get(f"{base}/churn/7", timeout=5)
+        values = samples(f"{base}/metrics")
+        worker_files = list((project / "logs" / "prometheus-multiproc").glob("counter_*.db"))
+    assert len(worker_files) == 2, "both workers should have written metrics"
+    assert churn_requests(values, "200") == 60
+    assert churn_requests(values, "404") == 5
+    assert values[("model_cache_hits_total", ())] == 60
+    assert values[("api_active_requests", ())] == 0
+    predictions = len(pd.read_csv(project / "data" / "predictions.csv"))
+    assert values[("api_predictions_loaded", ())] == predictions
+
+
+def test_restart_starts_counting_from_zero(project):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(2):
+        with serve(project, port, workers=2) as process:
+            wait_until(answers(f"{base}/ready"), "API ready", process=process)
+            requests.get(f"{base}/churn/7", timeout=5)
+            assert churn_requests(samples(f"{base}/metrics"), "404") == 1
+
+
+def test_start_without_a_model_fails_fast_with_the_reason(project):
+    (project / "models" / "latest").unlink()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(free_port())],
+        env=env_for(project), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "cannot start: no trained model" in result.stderr

@@ -1,0 +1,46 @@
+"""POST /admin/reload: guarded by a token, swaps model and metrics, survives a bad model."""
+
+from churn.model.registry import latest_version
+from churn.model.training import train
+from tests.conftest import settings_for
+from tests.unit.api.conftest import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def model_info(registry, version):
+    return registry.get_sample_value(
+        "model_info", {"version": version, "algorithm": "hist_gradient_boosting"})
+
+
+def test_reload_is_absent_without_a_token(make_client):
+    assert make_client().post("/admin/reload", headers=AUTH).status_code == 404
+
+
+def test_reload_refuses_a_missing_or_wrong_token(client):
+    assert client.post("/admin/reload").status_code == 401
+    answer = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401 and answer.json() == {"detail": "missing or wrong bearer token"}
+
+
+def test_reload_serves_the_new_latest_model(client, project, registry):
+    old = latest_version(project / "models")
+    assert model_info(registry, old) == 1
+    new = train(settings_for(project)).version
+    answer = client.post("/admin/reload", headers=AUTH)
+    assert answer.status_code == 200
+    assert answer.json()["model_version"] == new and answer.json()["previous_version"] == old
+    assert client.get("/model").json()["version"] == new
+    assert model_info(registry, new) == 1
+    assert model_info(registry, old) is None  # the old version's series is gone
+
+
+def test_failed_reload_keeps_the_old_model_serving(client, project, registry):
+    old = latest_version(project / "models")
+    (project / "models" / "latest").write_text("20000101-000000\n")
+    answer = client.post("/admin/reload", headers=AUTH)
+    assert answer.status_code == 500
+    assert answer.json()["detail"].startswith(f"reload failed, still serving model {old}")
+    assert client.get("/model").json()["version"] == old
+    assert client.get("/ready").json()["status"] == "ready"
+    assert model_info(registry, old) == 1
