@@ -2,15 +2,11 @@
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import requests
 
 from churn.data.synthetic import SURNAMES
 from tests.conftest import REPO, env_for
@@ -122,31 +118,3 @@ def test_generate_data_drift_flag_and_help(tmp_path):
     for script in ("generate_data.py", "train.py", "predict_batch.py", "retrain.py"):
         result = run(script, "--help", env=env)
         assert result.returncode == 0 and "usage:" in result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_api_answers_health_under_uvicorn(lifecycle):
-    root, env, _ = lifecycle
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "churn.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline, answer = time.monotonic() + 30, None
-        while time.monotonic() < deadline and answer is None:
-            try:
-                answer = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            except requests.ConnectionError:
-                assert server.poll() is None, "uvicorn exited"
-                time.sleep(0.1)
-        assert answer is not None and answer.json() == {"status": "ok"}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    assert "churn API starting" in Path(root / "logs" / "api.log").read_text()
