@@ -59,7 +59,10 @@ def setup(component: str, settings: Settings) -> None:
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     logger.remove()
     logger.configure(extra={"component": component})
-    logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT)
+    # One line per API request goes to the file only: under a load test the console would
+    # scroll thousands a second, hiding the warnings and errors a person watches it for.
+    logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT,
+               filter=lambda record: "route" not in record["extra"])
     logger.add(
         settings.logs_dir / f"{component}.log",
         level=settings.log_level,

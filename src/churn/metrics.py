@@ -4,7 +4,7 @@ Every labelled series a dashboard or an alert reads is created at start-up with 
 fresh service shows flat lines instead of "No data" and absent() only fires when it should.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_fastapi_instrumentator.metrics import Info
@@ -29,6 +29,8 @@ class ApiMetrics:
     cache_misses: Counter
     score: Histogram
     model_info: Gauge
+    # labels() costs a lock and a tuple per call; children of these bounded label sets are reused.
+    _children: dict[tuple, tuple] = field(default_factory=dict)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "ApiMetrics":
@@ -73,14 +75,24 @@ class ApiMetrics:
 
     def record_request(self, info: Info) -> None:
         """The instrumentator's custom instrumentation: called once per finished request."""
-        status = info.modified_status
-        self.requests.labels(info.method, info.modified_handler, status).inc()
-        self.duration.labels(info.method, info.modified_handler).observe(info.modified_duration)
-        if int(status) >= 400:
-            self.errors.labels(info.method, info.modified_handler, status).inc()
+        key = (info.method, info.modified_handler, info.modified_status)
+        children = self._children.get(key)
+        if children is None:
+            error = self.errors.labels(*key) if int(key[2]) >= 400 else None
+            children = self._children[key] = (
+                self.requests.labels(*key), self.duration.labels(*key[:2]), error)
+        requests, duration, error = children
+        requests.inc()
+        duration.observe(info.modified_duration)
+        if error is not None:
+            error.inc()
 
     def record_prediction(self, source: str, risk_level: str, probability: float) -> None:
-        self.predictions.labels(source, risk_level).inc()
+        key = (source, risk_level)
+        counter = self._children.get(key)
+        if counter is None:
+            counter = self._children[key] = self.predictions.labels(*key)
+        counter.inc()
         self.score.observe(probability)
 
     def serve_model(self, version: str, algorithm: str) -> None:

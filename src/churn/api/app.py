@@ -17,6 +17,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from churn import logs
 from churn.api import errors
+from churn.api.deps import ApiState
 from churn.api.middleware import RequestContextMiddleware
 from churn.api.routes import admin, predictions, status
 from churn.api.service import activate, load_service
@@ -37,14 +38,17 @@ def create_app(settings: Settings | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.setup("api", settings)
         try:
-            activate(app.state, load_service(settings), metrics)
+            service = load_service(settings)
         except ChurnError as exc:
             if not settings.api_start_unready:
                 logger.error("cannot start: {}", exc)
                 raise
-            app.state.unready_reason = str(exc)
+            api.unready_reason = str(exc)
             logger.warning("started but not ready: {}", exc)
-        logger.info("churn API ready for requests" if app.state.service else "churn API not ready")
+        else:
+            activate(service, metrics)
+            api.service = service
+            logger.info("churn API ready for requests")
         yield
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             # This worker's live gauges must stop counting towards the sum.
@@ -56,8 +60,8 @@ def create_app(settings: Settings | None = None,
         description="Churn risk of bank customers, instrumented for Prometheus.",
         lifespan=lifespan,
     )
-    app.state.settings, app.state.metrics = settings, metrics
-    app.state.service, app.state.unready_reason = None, "starting"
+    api = ApiState(settings=settings, metrics=metrics)
+    app.state.api = api
     errors.install(app)
     routers = [predictions.router, status.router]
     if settings.admin_token.get_secret_value():

@@ -1,29 +1,40 @@
-"""Dependencies the routes declare: the settings, metrics and service of the app serving them."""
+"""What the routes need from their app: settings, metrics, and the service once it is ready.
 
-from typing import Annotated
+Routes read this one object from `request.app.state.api` rather than declaring FastAPI
+dependencies: solving three dependencies cost more per request (about 60 us measured) than all
+of the metrics and logging together, on the hottest route of a service built to be measured.
+"""
 
-from fastapi import Depends, HTTPException, Request
+from dataclasses import dataclass, field
+
+import anyio
+from fastapi import HTTPException, Request
 
 from churn.api.service import Service
 from churn.metrics import ApiMetrics
 from churn.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+@dataclass
+class ApiState:
+    settings: Settings
+    metrics: ApiMetrics
+    service: Service | None = None
+    unready_reason: str = "starting"
+    # Scoring is CPU-bound Python: threads taking turns on the GIL only slow each other down,
+    # so requests are scored one at a time off the event loop (measured: 94 -> 124 req/s).
+    scoring_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+
+    def ready_service(self) -> Service:
+        """The service, or a 503 that says why there is none."""
+        if self.service is None:
+            raise HTTPException(503, f"not ready: {self.unready_reason}")
+        return self.service
+
+    async def score(self, service: Service, customers: list[dict]) -> list[float]:
+        return await anyio.to_thread.run_sync(service.scorer.score, customers,
+                                              limiter=self.scoring_threads)
 
 
-def get_metrics(request: Request) -> ApiMetrics:
-    return request.app.state.metrics
-
-
-def get_service(request: Request) -> Service:
-    service = request.app.state.service
-    if service is None:
-        raise HTTPException(503, f"not ready: {request.app.state.unready_reason}")
-    return service
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
-ServiceDep = Annotated[Service, Depends(get_service)]
+def api_state(request: Request) -> ApiState:
+    return request.app.state.api

@@ -6,9 +6,9 @@ answers it gives are counted like any other.
 """
 
 import json
+import os
 import re
 import time
-import uuid
 
 from loguru import logger
 from prometheus_client import Gauge
@@ -46,7 +46,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         offered = _header(scope, REQUEST_ID_HEADER)
-        request_id = offered if offered and SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        request_id = offered if offered and SAFE_REQUEST_ID.fullmatch(offered) else os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started, status, response_started = time.perf_counter(), 500, False

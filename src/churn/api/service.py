@@ -7,7 +7,6 @@ already running finish with the model they started with.
 from dataclasses import dataclass
 
 from loguru import logger
-from starlette.datastructures import State
 
 from churn.api.store import PredictionStore
 from churn.batch import read_predictions, unscored_customers
@@ -43,8 +42,7 @@ def load_service(settings: Settings) -> Service:
     return Service(model=model, scorer=Scorer(model), store=store)
 
 
-def activate(state: State, service: Service, metrics: ApiMetrics) -> None:
-    """Makes `service` the one answering requests, and the metrics say so."""
-    state.service, state.unready_reason = service, None
+def activate(service: Service, metrics: ApiMetrics) -> None:
+    """Makes the metrics describe `service`; the caller then puts it in front of requests."""
     metrics.serve_model(service.version, service.model.metadata["algorithm"])
     metrics.predictions_loaded.set(len(service.store))

@@ -63,7 +63,7 @@ def test_crash_in_a_handler_is_a_json_500_logged_and_counted(json_client, projec
     def broken(customers):
         raise RuntimeError("scorer exploded")
 
-    json_client.app.state.service.scorer.score = broken
+    json_client.app.state.api.service.scorer.score = broken
     answer = json_client.get(f"/churn/{NEW_CUSTOMERS_FIRST_ID}", headers={"X-Request-ID": "boom"})
     assert answer.status_code == 500
     assert answer.json() == {"detail": "internal server error", "request_id": "boom"}

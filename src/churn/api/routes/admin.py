@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from loguru import logger
 from starlette.concurrency import run_in_threadpool
 
-from churn.api.deps import MetricsDep, SettingsDep
+from churn.api.deps import api_state
 from churn.api.schemas import ReloadResult
 from churn.api.service import activate, load_service
 from churn.errors import ChurnError
@@ -16,21 +16,22 @@ router = APIRouter(tags=["admin"])
 
 
 @router.post("/admin/reload", summary="Load the latest model and predictions")
-async def reload(request: Request, settings: SettingsDep, metrics: MetricsDep,
+async def reload(request: Request,
                  authorization: Annotated[str | None, Header()] = None) -> ReloadResult:
     """Requests in flight finish on the old model; a failed reload keeps the old one serving."""
-    expected = f"Bearer {settings.admin_token.get_secret_value()}"
+    api = api_state(request)
+    expected = f"Bearer {api.settings.admin_token.get_secret_value()}"
     if authorization is None or not secrets.compare_digest(authorization.encode(), expected.encode()):
         raise HTTPException(401, "missing or wrong bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
-    previous = request.app.state.service
-    previous_version = previous.version if previous else None
+    previous_version = api.service.version if api.service else None
     try:
-        service = await run_in_threadpool(load_service, settings)
+        service = await run_in_threadpool(load_service, api.settings)
     except ChurnError as exc:
         logger.error("reload failed, still serving {}: {}", previous_version, exc)
         raise HTTPException(500, f"reload failed, still serving model {previous_version}: {exc}") from None
-    activate(request.app.state, service, metrics)
+    activate(service, api.metrics)
+    api.service, api.unready_reason = service, ""
     logger.info("reloaded: model {} -> {}", previous_version, service.version)
     return ReloadResult(model_version=service.version, previous_version=previous_version,
                         predictions_loaded=len(service.store))

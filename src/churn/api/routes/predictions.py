@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 
-from churn.api.deps import MetricsDep, ServiceDep, SettingsDep
+from churn.api.deps import api_state
 from churn.api.schemas import (
     BatchPrediction,
     Customer,
@@ -25,11 +24,12 @@ CustomerId = Annotated[int, Path(ge=1, le=2**53, description="a CustomerId of th
 
 
 def _prediction(probability: float, version: str, source: str, service: Service,
-                settings: Settings, metrics: ApiMetrics) -> Prediction:
+                settings: Settings, metrics: ApiMetrics) -> dict:
+    """The fields of a Prediction, counted in the metrics."""
     level = risk_level(probability, settings)
     metrics.record_prediction(source, level, probability)
-    return Prediction(churn_probability=probability, risk_level=level, model_version=version,
-                      churn_predicted=probability >= service.model.metadata["threshold"])
+    return {"churn_probability": probability, "risk_level": level, "model_version": version,
+            "churn_predicted": probability >= service.model.metadata["threshold"]}
 
 
 def _check_categories(customers: list[Customer], service: Service, prefix: str) -> None:
@@ -44,45 +44,48 @@ def _check_categories(customers: list[Customer], service: Service, prefix: str) 
 
 
 @router.get("/churn/{customer_id}", summary="Churn risk of a known customer")
-async def churn_of_customer(customer_id: CustomerId, request: Request, service: ServiceDep,
-                            settings: SettingsDep, metrics: MetricsDep) -> CustomerPrediction:
+async def churn_of_customer(customer_id: CustomerId, request: Request) -> CustomerPrediction:
     """From the batch predictions when there is one, else scored now and remembered."""
+    api = api_state(request)
+    service, metrics = api.ready_service(), api.metrics
     stored, source = service.store.get(customer_id), "cache"
     if stored is None:
         features = service.store.features_of(customer_id)
         if features is None:
             raise HTTPException(404, f"customer {customer_id} not found")
-        (probability,) = await run_in_threadpool(service.scorer.score, [features])
+        (probability,) = await api.score(service, [features])
         stored, source = Stored(probability, service.version), "model"
         service.store.remember(customer_id, stored)
         metrics.cache_misses.inc()
     else:
         metrics.cache_hits.inc()
-    prediction = _prediction(stored.probability, stored.model_version, source, service, settings,
-                             metrics)
-    request.state.customer_id, request.state.risk_level = customer_id, prediction.risk_level
-    return CustomerPrediction(customer_id=customer_id, source=source, **prediction.model_dump())
+    fields = _prediction(stored.probability, stored.model_version, source, service, api.settings,
+                         metrics)
+    request.state.customer_id, request.state.risk_level = customer_id, fields["risk_level"]
+    return CustomerPrediction(customer_id=customer_id, source=source, **fields)
 
 
 @router.post("/predict", summary="Churn risk of the customer in the body")
-async def predict(customer: Customer, request: Request, service: ServiceDep, settings: SettingsDep,
-                  metrics: MetricsDep) -> Prediction:
+async def predict(customer: Customer, request: Request) -> Prediction:
+    api = api_state(request)
+    service = api.ready_service()
     _check_categories([customer], service, prefix="")
-    (probability,) = await run_in_threadpool(service.scorer.score, [customer.model_dump()])
-    prediction = _prediction(probability, service.version, "model", service, settings, metrics)
-    request.state.risk_level = prediction.risk_level
-    return prediction
+    (probability,) = await api.score(service, [customer.model_dump()])
+    fields = _prediction(probability, service.version, "model", service, api.settings, api.metrics)
+    request.state.risk_level = fields["risk_level"]
+    return Prediction(**fields)
 
 
 @router.post("/predict/batch", summary="Churn risk of several customers in one call")
-async def predict_batch(batch: CustomerBatch, service: ServiceDep, settings: SettingsDep,
-                        metrics: MetricsDep) -> BatchPrediction:
-    if len(batch.customers) > settings.api_max_batch:
-        raise HTTPException(413, f"at most {settings.api_max_batch} customers per call, "
+async def predict_batch(batch: CustomerBatch, request: Request) -> BatchPrediction:
+    api = api_state(request)
+    service, limit = api.ready_service(), api.settings.api_max_batch
+    if len(batch.customers) > limit:
+        raise HTTPException(413, f"at most {limit} customers per call, "
                                  f"got {len(batch.customers)}; split the batch")
     _check_categories(batch.customers, service, prefix="customers")
-    probabilities = await run_in_threadpool(
-        service.scorer.score, [customer.model_dump() for customer in batch.customers])
+    probabilities = await api.score(service, [customer.model_dump() for customer in batch.customers])
     return BatchPrediction(predictions=[
-        _prediction(probability, service.version, "model", service, settings, metrics)
+        Prediction(**_prediction(probability, service.version, "model", service, api.settings,
+                                 api.metrics))
         for probability in probabilities])

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from churn.api.deps import ServiceDep
+from churn.api.deps import api_state
 from churn.api.schemas import ModelInfo, Readiness
 
 router = APIRouter(tags=["status"])
@@ -17,18 +17,19 @@ async def health() -> dict[str, str]:
 @router.get("/ready", summary="Readiness: model and predictions loaded",
             responses={503: {"model": Readiness}})
 async def ready(request: Request) -> Readiness:
-    service = request.app.state.service
+    api = api_state(request)
+    service = api.service
     if service is None:
-        body = Readiness(status="not ready", reason=request.app.state.unready_reason)
+        body = Readiness(status="not ready", reason=api.unready_reason)
         return JSONResponse(status_code=503, content=body.model_dump())
     return Readiness(status="ready", model_version=service.version,
                      predictions_loaded=len(service.store))
 
 
 @router.get("/model", summary="The served model's metadata")
-async def model(service: ServiceDep) -> ModelInfo:
+async def model(request: Request) -> ModelInfo:
     """Version, training time, algorithm, threshold, test metrics and features; no file paths."""
-    metadata = service.model.metadata
+    metadata = api_state(request).ready_service().model.metadata
     return ModelInfo(version=metadata["version"], trained_at=metadata["trained_at"],
                      algorithm=metadata["algorithm"], threshold=metadata["threshold"],
                      metrics=metadata["metrics"], features=metadata["features"])

@@ -1,0 +1,70 @@
+"""Every command in README.md runs as written: the scripts in a scratch project, curl against the API."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, env_for
+from tests.integration.processes import answers, free_port, running, wait_until
+
+pytestmark = pytest.mark.slow
+README = REPO / "README.md"
+
+
+def bash_commands(markdown: str) -> list[str]:
+    """Command lines of the ```bash blocks, without trailing comments."""
+    blocks = re.findall(r"```bash\n(.*?)```", markdown, flags=re.DOTALL)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+COMMANDS = bash_commands(README.read_text(encoding="utf-8"))
+
+
+def run_bash(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A folder that looks like the repository to the commands, with its own data and models."""
+    folder = tmp_path_factory.mktemp("readme")
+    (folder / "scripts").symlink_to(REPO / "scripts")
+    (folder / "data").mkdir()
+    return folder
+
+
+def test_quick_start_is_the_two_make_commands():
+    assert COMMANDS[:2] == ["make run", "make test"]
+
+
+@pytest.fixture(scope="module")
+def script_runs(workdir) -> list[tuple[str, subprocess.CompletedProcess]]:
+    """The README's script commands, run once, in order, as a user would paste them."""
+    scripts = [command for command in COMMANDS if command.startswith(".venv/bin/python scripts/")]
+    return [(command, run_bash(command.replace(".venv/bin/python", sys.executable, 1), workdir,
+                               env_for(workdir))) for command in scripts]
+
+
+def test_script_commands_run_as_written(script_runs):
+    assert len(script_runs) >= 5
+    for command, result in script_runs:
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+
+
+def test_curl_commands_answer_as_written(workdir, script_runs):
+    curls = [command for command in COMMANDS if command.startswith("curl ")]
+    assert any("/churn/" in command for command in curls)
+    port = free_port()
+    env = env_for(workdir)
+    command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(port)]
+    with running(command, env, workdir / "serve.out") as server:
+        wait_until(answers(f"http://127.0.0.1:{port}/ready"), "API ready", process=server)
+        for curl in curls:
+            result = run_bash(curl.replace("localhost:8000", f"127.0.0.1:{port}"), workdir, env)
+            assert result.returncode == 0, f"{curl}\n{result.stderr}"
+            assert result.stdout.strip() and '"detail"' not in result.stdout, f"{curl}\n{result.stdout}"
