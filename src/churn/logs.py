@@ -16,9 +16,10 @@ from churn.settings import Settings
 
 CONSOLE_FORMAT = "<green>{time:HH:mm:ss}</green> | <level>{level: <8}</level> | {message}"
 FILE_FORMAT = (
-    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[component]} | "
+    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[component]} | {extra[request_id]} | "
     "{name}:{function}:{line} | {message}"
 )
+NO_REQUEST = "-"
 
 
 class InterceptHandler(logging.Handler):
@@ -38,6 +39,8 @@ class InterceptHandler(logging.Handler):
 
 def _json_line(record: Any) -> str:
     extra = dict(record["extra"])
+    if extra.get("request_id") == NO_REQUEST:
+        del extra["request_id"]
     payload = {
         "time": record["time"].isoformat(timespec="milliseconds"),
         "level": record["level"].name,
@@ -58,7 +61,8 @@ def setup(component: str, settings: Settings) -> None:
     """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process."""
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     logger.remove()
-    logger.configure(extra={"component": component})
+    # Lines outside a request show "-" where request lines show their X-Request-ID.
+    logger.configure(extra={"component": component, "request_id": NO_REQUEST})
     # One line per API request goes to the file only: under a load test the console would
     # scroll thousands a second, hiding the warnings and errors a person watches it for.
     logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT,

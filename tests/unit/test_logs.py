@@ -27,14 +27,26 @@ def test_component_gets_its_own_file(tmp_path):
     logger.info("stage one done")
     lines = read_lines(settings.logs_dir / "training.log")
     assert len(lines) == 1
-    assert "| INFO     | training | " in lines[0] and lines[0].endswith("stage one done")
+    assert "| INFO     | training | - | " in lines[0] and lines[0].endswith("stage one done")
+
+
+def test_text_lines_show_the_request_id_of_their_request(tmp_path):
+    settings = settings_for(tmp_path)
+    logs.setup("api", settings)
+    with logger.contextualize(request_id="req-42"):
+        logger.info("inside")
+    logger.info("outside")
+    inside, outside = read_lines(settings.logs_dir / "api.log")
+    assert " | api | req-42 | " in inside and " | api | - | " in outside
 
 
 def test_json_lines_carry_fields_and_bound_context(tmp_path):
     settings = settings_for(tmp_path, log_json=True)
     logs.setup("api", settings)
     logger.bind(request_id="abc-123", customer_id=42).warning("slow answer")
-    (line,) = read_lines(settings.logs_dir / "api.log")
+    logger.info("no request here")
+    line, outside = read_lines(settings.logs_dir / "api.log")
+    assert "request_id" not in json.loads(outside)
     record = json.loads(line)
     assert record["level"] == "WARNING" and record["message"] == "slow answer"
     assert record["component"] == "api"
