@@ -12,8 +12,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
     parser.add_argument("--out", type=Path, help="predictions CSV (default: the configured predictions_path)")
+    parser.add_argument("--no-push", action="store_true",
+                        help="write the metrics file but do not push to the Pushgateway")
     args = parser.parse_args()
-    return run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out))
+    return run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out,
+                                                                  push=not args.no_push))
 
 
 if __name__ == "__main__":

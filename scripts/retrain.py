@@ -14,8 +14,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path,
                         help="current customers CSV, rewritten as the merged table on promotion "
                              "(default: the configured data_path)")
+    parser.add_argument("--no-push", action="store_true",
+                        help="write the metrics file but do not push to the Pushgateway")
     args = parser.parse_args()
-    return run_job("retraining", lambda settings: retrain(settings, args.new_data, args.data))
+    return run_job("retraining", lambda settings: retrain(settings, args.new_data, args.data,
+                                                                push=not args.no_push))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from churn.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_ROWS = 3000
+# Port 9 (discard) refuses connections: jobs run by tests never push into a real Pushgateway.
+NO_PUSHGATEWAY = "http://127.0.0.1:9"
 NEW_CUSTOMERS_FIRST_ID = 18_000_000
 
 
@@ -22,7 +24,7 @@ def settings_for(root: Path, **overrides) -> Settings:
         models_dir=root / "models",
         logs_dir=root / "logs",
         multiprocess_dir=root / "logs" / "prometheus-multiproc",
-        **overrides,
+        **{"pushgateway_url": NO_PUSHGATEWAY} | overrides,
     )
 
 
@@ -34,6 +36,7 @@ def env_for(root: Path, **extra: str) -> dict[str, str]:
         "CHURN_MODELS_DIR": str(root / "models"),
         "CHURN_LOGS_DIR": str(root / "logs"),
         "CHURN_MULTIPROCESS_DIR": str(root / "logs" / "prometheus-multiproc"),
+        "CHURN_PUSHGATEWAY_URL": NO_PUSHGATEWAY,
     } | extra
 
 

@@ -12,6 +12,7 @@ from loguru import logger
 from churn.data import iter_customer_chunks
 from churn.errors import DataValidationError
 from churn.files import atomic_path
+from churn.metrics import JOB_BATCH, batch_registry, publish
 from churn.model.registry import load_model
 from churn.model.scoring import RISK_LEVELS, check_features, risk_levels
 from churn.settings import Settings
@@ -38,8 +39,11 @@ def _count_rows(path: Path) -> int:
 
 
 def predict_batch(settings: Settings, data_path: Path | None = None,
-                  out_path: Path | None = None) -> BatchResult:
-    """Scores `data_path` with the latest model into `out_path`; on any error the old file stays."""
+                  out_path: Path | None = None, push: bool = True) -> BatchResult:
+    """Scores `data_path` with the latest model into `out_path`; on any error the old file stays.
+
+    The summary is published as gauges, in `out_path` with the suffix .prom and to the Pushgateway.
+    """
     started = time.perf_counter()
     data_path, out_path = data_path or settings.data_path, out_path or settings.predictions_path
     model = load_model(settings.models_dir)
@@ -78,6 +82,8 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
         "scored {} customers in {:.2f}s: {} high, {} medium, {} low risk, average score {:.3f}; "
         "wrote {}", rows, result.duration_seconds, by_level["high"], by_level["medium"],
         by_level["low"], result.average_score, out_path)
+    publish(JOB_BATCH, batch_registry(rows, by_level, result.average_score, result.duration_seconds),
+            settings, out_path.with_suffix(".prom"), push)
     return result
 
 

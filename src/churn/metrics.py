@@ -1,13 +1,26 @@
-"""The API's metrics of the DESIGN.md catalogue, declared once and bound to a registry the caller owns.
+"""Every metric of the DESIGN.md catalogue, declared once and bound to a registry the caller owns.
 
-Every labelled series a dashboard or an alert reads is created at start-up with a zero, so a
-fresh service shows flat lines instead of "No data" and absent() only fires when it should.
+The API's are scraped: every labelled series a dashboard or an alert reads is created at
+start-up with a zero, so a fresh service shows flat lines instead of "No data" and absent()
+only fires when it should. The jobs' are pushed to the Pushgateway at the end of a run.
 """
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from loguru import logger
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    push_to_gateway,
+    write_to_textfile,
+)
 from prometheus_fastapi_instrumentator.metrics import Info
+
+from churn.settings import Settings
 
 # Every latency threshold a rule, SLO or panel uses must be one of these (2 s: the course's alert).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
@@ -104,3 +117,98 @@ class ApiMetrics:
                 self.model_info.remove(labels["version"], labels["algorithm"])
         self.model_info.labels(version, algorithm).set(1)
 
+
+
+# --- Pushed by the jobs -------------------------------------------------------------------------
+# Each job fills a fresh registry at the end of a successful run and pushes it once under its own
+# job name, so one job's push never replaces another's group on the Pushgateway.
+JOB_TRAINING = "churn-training"
+JOB_BATCH = "churn-batch-prediction"
+JOB_RETRAINING = "churn-retraining"
+
+
+def _gauges(registry: CollectorRegistry, values: dict[str, tuple[str, float]]) -> None:
+    for name, (help_text, value) in values.items():
+        Gauge(name, help_text, registry=registry).set(value)
+
+
+def training_registry(metadata: dict) -> CollectorRegistry:
+    """The training job's gauges, from the metadata of the model it registered."""
+    registry = CollectorRegistry()
+    metrics = metadata["metrics"]
+    _gauges(registry, {
+        "model_f2_score": ("F2 of the latest trained model on its test split.", metrics["f2"]),
+        "model_auc_score": ("ROC-AUC of the latest trained model on its test split.", metrics["roc_auc"]),
+        "model_pr_auc_score": ("PR-AUC (average precision) on the test split.", metrics["pr_auc"]),
+        "model_precision_score": ("Precision at the decision threshold, test split.", metrics["precision"]),
+        "model_recall_score": ("Recall at the decision threshold, test split.", metrics["recall"]),
+        "model_decision_threshold": ("Churn probability at or above which a customer is "
+                                     "predicted to leave (tuned for F2).", metadata["threshold"]),
+        "model_training_duration_seconds": ("Wall time of the training run, in seconds.",
+                                            metadata["training_duration_seconds"]),
+        "model_training_samples": ("Rows the model was fitted on (the training split).",
+                                   metadata["rows"]["train"]),
+        "model_training_last_success_timestamp_seconds": (
+            "Unix time at which a training run last succeeded.", time.time()),
+    })
+    Gauge("model_version_info", "The model the training job registered: 1 for its version.",
+          ["version", "algorithm"], registry=registry).labels(
+        metadata["version"], metadata["algorithm"]).set(1)
+    return registry
+
+
+def batch_registry(rows: int, by_level: dict[str, int], average_score: float,
+                   duration_seconds: float) -> CollectorRegistry:
+    """The batch-prediction job's gauges: how many customers, how risky, how long it took."""
+    registry = CollectorRegistry()
+    _gauges(registry, {
+        "churn_predictions_high_risk": ("Customers at high churn risk in the latest batch.",
+                                        by_level.get("high", 0)),
+        "churn_prediction_score_avg": ("Average churn probability of the latest batch.", average_score),
+        "churn_batch_rows_scored": ("Customers scored by the latest batch.", rows),
+        "churn_batch_duration_seconds": ("Wall time of the latest batch, in seconds.", duration_seconds),
+        "churn_batch_last_success_timestamp_seconds": (
+            "Unix time at which a batch prediction last succeeded.", time.time()),
+    })
+    by_level_gauge = Gauge("churn_predictions_by_level", "Customers of the latest batch per risk level.",
+                           ["level"], registry=registry)
+    for level in RISK_LEVELS:
+        by_level_gauge.labels(level).set(by_level.get(level, 0))
+    return registry
+
+
+def retraining_registry(promoted: bool, challenger_f2: float, champion_f2: float) -> CollectorRegistry:
+    """The retraining job's gauges: the decision and the two scores it was made on."""
+    registry = CollectorRegistry()
+    _gauges(registry, {
+        "model_retraining_promoted": ("1 if the latest retraining promoted its challenger, else 0.",
+                                      int(promoted)),
+        "model_challenger_f2_score": ("F2 of the latest challenger on the held-out new rows.",
+                                      challenger_f2),
+        "model_champion_f2_score": ("F2 of the champion on the same held-out rows.", champion_f2),
+        "model_retraining_last_success_timestamp_seconds": (
+            "Unix time at which a retraining run last succeeded.", time.time()),
+    })
+    return registry
+
+
+def publish(job: str, registry: CollectorRegistry, settings: Settings, textfile: Path,
+            push: bool = True) -> bool:
+    """Writes the job's metrics to `textfile`, then pushes them; True if the push went through.
+
+    An unreachable Pushgateway costs one warning, never the job's results: the text file keeps
+    the values, in the format the Pushgateway accepts, for a later `curl --data-binary @file`.
+    """
+    write_to_textfile(str(textfile), registry)
+    if not push:
+        logger.info("metrics of {} written to {} (not pushed: --no-push)", job, textfile)
+        return False
+    try:
+        push_to_gateway(settings.pushgateway_url, job=job, registry=registry,
+                        timeout=settings.pushgateway_timeout_seconds)
+    except OSError as exc:  # URLError and HTTPError are OSErrors too
+        logger.warning("could not push {} metrics to the Pushgateway at {} ({}); they are kept in {}",
+                       job, settings.pushgateway_url, getattr(exc, "reason", exc), textfile)
+        return False
+    logger.info("metrics of {} pushed to {} and written to {}", job, settings.pushgateway_url, textfile)
+    return True

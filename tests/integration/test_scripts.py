@@ -56,6 +56,24 @@ def test_outputs_exist_and_agree(lifecycle):
     assert (root / "models" / "latest").read_text().strip() in versions
 
 
+def test_each_job_keeps_its_metrics_beside_its_output_when_nothing_can_be_pushed(lifecycle):
+    root, _, results = lifecycle
+    versions = sorted(path for path in (root / "models").iterdir() if path.is_dir())
+    textfiles = [versions[0] / "metrics.prom", root / "data" / "predictions.prom",
+                 versions[1] / "retraining.prom"]
+    assert all(path.is_file() for path in textfiles)
+    assert "model_f2_score" in textfiles[0].read_text()
+    assert "churn_batch_rows_scored 4000.0" in textfiles[1].read_text()
+    for job in ("train", "predict", "retrain"):
+        assert results[job].stderr.count("could not push") == 1, job
+
+
+def test_no_push_skips_the_pushgateway_quietly(lifecycle):
+    _, env, _ = lifecycle
+    result = run("predict_batch.py", "--no-push", env=env)
+    assert result.returncode == 0 and "could not push" not in result.stderr
+
+
 def test_each_component_logs_json_to_its_own_file(lifecycle):
     root, _, _ = lifecycle
     for component in ("training", "prediction", "retraining", "data"):
