@@ -12,7 +12,7 @@ from loguru import logger
 from churn.data import iter_customer_chunks
 from churn.errors import DataValidationError
 from churn.files import atomic_path
-from churn.metrics import JOB_BATCH, batch_registry, publish
+from churn.metrics import JOB_BATCH, batch_registry, publish, read_gauge
 from churn.model.registry import load_model
 from churn.model.scoring import RISK_LEVELS, check_features, risk_levels
 from churn.settings import Settings
@@ -82,8 +82,10 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
         "scored {} customers in {:.2f}s: {} high, {} medium, {} low risk, average score {:.3f}; "
         "wrote {}", rows, result.duration_seconds, by_level["high"], by_level["medium"],
         by_level["low"], result.average_score, out_path)
-    publish(JOB_BATCH, batch_registry(rows, by_level, result.average_score, result.duration_seconds),
-            settings, out_path.with_suffix(".prom"), push)
+    textfile = out_path.with_suffix(".prom")
+    previous = read_gauge(textfile, "churn_predictions_high_risk")
+    publish(JOB_BATCH, batch_registry(rows, by_level, result.average_score, result.duration_seconds,
+                                      previous_high_risk=previous), settings, textfile, push)
     return result
 
 

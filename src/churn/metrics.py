@@ -18,6 +18,7 @@ from prometheus_client import (
     push_to_gateway,
     write_to_textfile,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_fastapi_instrumentator.metrics import Info
 
 from churn.settings import Settings
@@ -158,9 +159,17 @@ def training_registry(metadata: dict) -> CollectorRegistry:
 
 
 def batch_registry(rows: int, by_level: dict[str, int], average_score: float,
-                   duration_seconds: float) -> CollectorRegistry:
-    """The batch-prediction job's gauges: how many customers, how risky, how long it took."""
+                   duration_seconds: float, previous_high_risk: float | None = None) -> CollectorRegistry:
+    """The batch-prediction job's gauges: how many customers, how risky, how long it took.
+
+    `previous_high_risk` is the high-risk count of the batch before, so an alert can compare the
+    two without guessing, from time offsets, when that batch ran.
+    """
     registry = CollectorRegistry()
+    if previous_high_risk is not None:
+        Gauge("churn_predictions_high_risk_previous",
+              "Customers at high churn risk in the batch before the latest.",
+              registry=registry).set(previous_high_risk)
     _gauges(registry, {
         "churn_predictions_high_risk": ("Customers at high churn risk in the latest batch.",
                                         by_level.get("high", 0)),
@@ -190,6 +199,17 @@ def retraining_registry(promoted: bool, challenger_f2: float, champion_f2: float
             "Unix time at which a retraining run last succeeded.", time.time()),
     })
     return registry
+
+
+def read_gauge(textfile: Path, name: str) -> float | None:
+    """A value from a metrics file an earlier run published, or None if there is none."""
+    if not textfile.is_file():
+        return None
+    for family in text_string_to_metric_families(textfile.read_text(encoding="utf-8")):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    return None
 
 
 def publish(job: str, registry: CollectorRegistry, settings: Settings, textfile: Path,

@@ -91,3 +91,10 @@ def test_model_trained_on_other_features_is_refused(project):
     narrower = settings_for(project.models_dir.parent, categorical_features=["Geography"])
     with pytest.raises(ModelLoadError, match="trained on features"):
         predict_batch(narrower)
+
+
+def test_second_batch_publishes_the_first_batchs_high_risk_count(project):
+    first = predict_batch(project)
+    predict_batch(project)
+    text = project.predictions_path.with_suffix(".prom").read_text()
+    assert f"churn_predictions_high_risk_previous {float(first.by_level['high'])}" in text

@@ -9,6 +9,7 @@ from churn.metrics import (
     JOB_TRAINING,
     batch_registry,
     publish,
+    read_gauge,
     retraining_registry,
     training_registry,
 )
@@ -42,6 +43,15 @@ def test_batch_gauges_cover_every_risk_level():
     assert value("churn_prediction_score_avg") == 0.31 and value("churn_batch_rows_scored") == 100
     assert value("churn_batch_duration_seconds") == 1.5
     assert value("churn_batch_last_success_timestamp_seconds") > 0
+
+
+def test_batch_carries_the_previous_high_risk_count_once_there_is_one(settings, tmp_path):
+    first = batch_registry(100, {"high": 30}, 0.3, 1.0)
+    assert first.get_sample_value("churn_predictions_high_risk_previous") is None
+    publish("churn-batch-prediction", first, settings, tmp_path / "p.prom", push=False)
+    assert read_gauge(tmp_path / "p.prom", "churn_predictions_high_risk") == 30
+    second = batch_registry(100, {"high": 45}, 0.4, 1.0, previous_high_risk=30)
+    assert second.get_sample_value("churn_predictions_high_risk_previous") == 30
 
 
 def test_retraining_gauges_record_the_decision():

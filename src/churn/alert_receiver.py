@@ -1,0 +1,95 @@
+"""An offline Alertmanager webhook receiver: every notification becomes one line of logs/alerts.jsonl.
+
+Run it with `python -m churn.alert_receiver` (port 9095). Bodies that are not Alertmanager's
+webhook format are refused with 400 and nothing is written.
+"""
+
+import argparse
+import json
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Literal
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+from pydantic import BaseModel
+
+from churn.cli import run_job
+from churn.settings import Settings
+
+ALERTS_FILE = "alerts.jsonl"
+
+
+class Alert(BaseModel):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    startsAt: str
+    endsAt: str
+    fingerprint: str = ""
+
+
+class Notification(BaseModel):
+    """Alertmanager's webhook payload, version 4."""
+
+    version: str
+    groupKey: str
+    status: Literal["firing", "resolved"]
+    receiver: str
+    groupLabels: dict[str, str]
+    commonLabels: dict[str, str]
+    commonAnnotations: dict[str, str]
+    externalURL: str
+    alerts: list[Alert]
+
+
+def create_receiver_app(settings: Settings) -> FastAPI:
+    path = settings.logs_dir / ALERTS_FILE
+    lock = threading.Lock()
+    app = FastAPI(title="churn-monitoring alert receiver")
+
+    @app.exception_handler(RequestValidationError)
+    async def not_a_notification(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(part) for part in error["loc"][1:]) or "body"
+                           for error in exc.errors())
+        return JSONResponse(status_code=400, content={
+            "detail": f"not an Alertmanager webhook notification (problem with: {fields})"})
+
+    @app.post("/alerts")
+    def receive(notification: Notification) -> dict[str, int]:
+        record = {"received_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        line = json.dumps(record | notification.model_dump()) + "\n"
+        with lock, path.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+        for alert in notification.alerts:
+            logger.info("{} {} ({}) via {}", alert.status, alert.labels.get("alertname", "?"),
+                        alert.labels.get("severity", "?"), notification.receiver)
+        return {"alerts": len(notification.alerts)}
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(create_receiver_app(settings), host=host, port=port, access_log=False,
+                log_config=None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9095, help="port to listen on (default 9095)")
+    args = parser.parse_args()
+    return run_job("alerts", lambda settings: serve(settings, args.host, args.port))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
