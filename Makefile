@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint clean
+.PHONY: run monitoring test setup lint clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.python-ok:
@@ -35,6 +35,10 @@ data/predictions.csv: models/latest data/customers.csv
 
 run: data/predictions.csv
 	$(BIN)/python scripts/serve.py --host $(HOST) --port $(PORT)
+
+# The API plus Prometheus, Pushgateway, Alertmanager and the alert receiver, without Docker.
+monitoring: data/predictions.csv
+	scripts/start_monitoring.sh
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src scripts tests

@@ -1,0 +1,204 @@
+"""The monitoring stack without Docker: Pushgateway, Prometheus, Alertmanager, the alert receiver
+and the API as local processes, reading the repository's own monitoring/ files.
+
+Only what must differ from Compose is rewritten: service names become 127.0.0.1 and the chosen
+ports, and (for tests) the scrape and evaluation intervals. `python -m churn.native_stack`
+starts it on DESIGN.md's ports, prints the URLs and stops everything on Ctrl-C; the tests drive
+the same class on free ports.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import yaml
+
+from churn.cli import run_job
+from churn.errors import ChurnError
+from churn.settings import PROJECT_ROOT, Settings
+
+MONITORING = PROJECT_ROOT / "monitoring"
+DEFAULT_PORTS = {"api": 8000, "prometheus": 9090, "pushgateway": 9091, "alertmanager": 9093,
+                 "receiver": 9095}
+# Debian's package names first, then the upstream (Homebrew) ones.
+BINARIES = {"prometheus": ("prometheus",),
+            "pushgateway": ("prometheus-pushgateway", "pushgateway"),
+            "alertmanager": ("prometheus-alertmanager", "alertmanager")}
+READY_PATHS = {"api": "/ready", "prometheus": "/-/ready", "pushgateway": "/-/ready",
+               "alertmanager": "/-/ready", "receiver": "/health"}
+# Start order: what is scraped or called before what scrapes or calls it.
+ORDER = ("receiver", "alertmanager", "pushgateway", "api", "prometheus")
+POLL_SECONDS = 0.1
+
+
+def find_binary(component: str) -> str:
+    for name in BINARIES[component]:
+        if path := shutil.which(name):
+            return path
+    raise ChurnError(f"{BINARIES[component][0]} is not installed (Debian/Ubuntu: apt-get install "
+                     "prometheus prometheus-pushgateway prometheus-alertmanager; macOS: brew "
+                     "install prometheus pushgateway alertmanager)")
+
+
+def prometheus_config(ports: dict[str, int], interval: str | None) -> dict:
+    """monitoring/prometheus/prometheus.yml pointed at local ports (and optionally faster)."""
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    addresses = {"api:8000": "api", "pushgateway:9091": "pushgateway",
+                 "alertmanager:9093": "alertmanager", "localhost:9090": "prometheus"}
+
+    def local(targets: list[str]) -> list[str]:
+        return [f"127.0.0.1:{ports[addresses[target]]}" for target in targets]
+
+    for job in config["scrape_configs"]:
+        for static in job["static_configs"]:
+            static["targets"] = local(static["targets"])
+        if interval:
+            job["scrape_interval"] = interval
+    for manager in config["alerting"]["alertmanagers"]:
+        for static in manager["static_configs"]:
+            static["targets"] = local(static["targets"])
+    config["rule_files"] = [str(MONITORING / "prometheus" / pattern) for pattern in config["rule_files"]]
+    if interval:
+        config["global"] |= {"scrape_interval": interval, "evaluation_interval": interval}
+    return config
+
+
+def alertmanager_config(ports: dict[str, int]) -> str:
+    text = (MONITORING / "alertmanager" / "alertmanager.yml").read_text()
+    return text.replace("http://receiver:9095", f"http://127.0.0.1:{ports['receiver']}")
+
+
+@dataclass
+class NativeStack:
+    """The stack's processes; `workdir` holds the rewritten configs, TSDB and process output."""
+
+    workdir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    interval: str | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def url(self, component: str) -> str:
+        return f"http://127.0.0.1:{self.ports[component]}"
+
+    def command(self, component: str) -> list[str]:
+        port, work = self.ports[component], self.workdir
+        listen = f"--web.listen-address=127.0.0.1:{port}"
+        if component == "prometheus":
+            config = work / "prometheus.yml"
+            config.write_text(yaml.safe_dump(prometheus_config(self.ports, self.interval)))
+            return [find_binary("prometheus"), f"--config.file={config}",
+                    f"--storage.tsdb.path={work / 'prometheus-data'}", listen]
+        if component == "alertmanager":
+            config = work / "alertmanager.yml"
+            config.write_text(alertmanager_config(self.ports))
+            # No peers to gossip with: clustering off, or notifications wait for it to settle.
+            return [find_binary("alertmanager"), f"--config.file={config}",
+                    f"--storage.path={work / 'alertmanager-data'}", listen, "--cluster.listen-address="]
+        if component == "pushgateway":
+            return [find_binary("pushgateway"), listen]
+        if component == "receiver":
+            return [sys.executable, "-m", "churn.alert_receiver", "--port", str(port)]
+        return [sys.executable, str(PROJECT_ROOT / "scripts" / "serve.py"), "--port", str(port)]
+
+    def start(self, component: str, timeout: float = 60) -> None:
+        """Starts one component and returns once it answers its readiness endpoint."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        output = (self.workdir / f"{component}.out").open("ab")
+        self.processes[component] = subprocess.Popen(
+            self.command(component), env=self.env, stdout=output, stderr=subprocess.STDOUT)
+        output.close()
+        self.wait_until(lambda: self.answers(component), f"{component} ready", timeout, component)
+
+    def start_all(self) -> None:
+        for component in ORDER:
+            self.start(component)
+
+    def stop(self, component: str) -> None:
+        process = self.processes.pop(component, None)
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop_all(self) -> None:
+        for component in reversed(ORDER):
+            self.stop(component)
+
+    def answers(self, component: str) -> bool:
+        try:
+            return requests.get(self.url(component) + READY_PATHS[component], timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 60,
+                   component: str | None = None) -> object:
+        """Polls `condition` until it returns something truthy, and returns that."""
+        deadline = time.monotonic() + timeout
+        while not (result := condition()):
+            process = self.processes.get(component) if component else None
+            if process is not None and process.poll() is not None:
+                raise ChurnError(f"{what}: {component} exited with code {process.returncode}; "
+                                 f"see {self.workdir / (component + '.out')}")
+            if time.monotonic() > deadline:
+                raise ChurnError(f"{what}: not after {timeout} s")
+            time.sleep(POLL_SECONDS)
+        return result
+
+    def query(self, promql: str) -> list[dict]:
+        """The instant vector (or scalar as a one-element list) Prometheus returns for `promql`."""
+        answer = requests.get(f"{self.url('prometheus')}/api/v1/query", params={"query": promql},
+                              timeout=10)
+        body = answer.json()
+        if body.get("status") != "success":
+            raise ChurnError(f"query {promql!r} failed: {body.get('error', answer.text)}")
+        result = body["data"]["result"]
+        return result if body["data"]["resultType"] == "vector" else [{"value": result}]
+
+    def wait_for(self, promql: str, timeout: float = 60) -> list[dict]:
+        """Waits until `promql` returns at least one series, and returns them."""
+        return self.wait_until(lambda: self.query(promql), f"query {promql!r}", timeout)
+
+
+def run_until_interrupted(settings: Settings, workdir: Path) -> None:
+    stack = NativeStack(workdir=workdir)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    try:
+        stack.start_all()
+        print("churn-monitoring is up:")
+        for component in ("api", "prometheus", "pushgateway", "alertmanager", "receiver"):
+            print(f"  {component:<13} {stack.url(component)}")
+        print(f"  alerts        {settings.logs_dir / 'alerts.jsonl'}")
+        print("Press Ctrl-C to stop everything.", flush=True)
+        while not stopping and all(process.poll() is None for process in stack.processes.values()):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop_all()
+        print("stopped.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, help="for configs and data (default: logs/native-stack)")
+    args = parser.parse_args()
+    return run_job("monitoring", lambda settings: run_until_interrupted(
+        settings, args.workdir or settings.logs_dir / "native-stack"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The whole stack on loopback from the real binaries: targets, pushed groups, rules and an alert.
+
+The stack is started once for the module with scrape and evaluation every second; tests run in
+file order, the one that stops the API last.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import requests
+
+from churn.native_stack import NativeStack
+from tests.conftest import REPO, env_for
+from tests.contract.tools import require
+from tests.integration.processes import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(scored_project, tmp_path_factory):
+    for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
+        require(binary)
+    root = tmp_path_factory.mktemp("stack")
+    shutil.copytree(scored_project, root, dirs_exist_ok=True)
+    ports = {name: free_port() for name in ("api", "prometheus", "pushgateway", "alertmanager", "receiver")}
+    env = env_for(root, CHURN_PUSHGATEWAY_URL=f"http://127.0.0.1:{ports['pushgateway']}")
+    native = NativeStack(workdir=root / "stack", ports=ports, env=env, interval="1s")
+    native.root = root
+    try:
+        native.start_all()
+        yield native
+    finally:
+        native.stop_all()
+
+
+def job(stack: NativeStack, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], env=stack.env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_every_target_is_up(stack):
+    up = stack.wait_until(lambda: len(result := stack.query("up == 1")) == 4 and result,
+                          "all four targets up")
+    assert {series["metric"]["job"] for series in up} == {"api-churn", "pushgateway", "prometheus",
+                                                          "alertmanager"}
+
+
+def test_pushed_series_keep_their_own_job(stack):
+    for script in ("train.py", "predict_batch.py"):
+        result = job(stack, script)
+        assert result.returncode == 0 and "could not push" not in result.stderr, result.stderr
+    f2 = stack.wait_for('model_f2_score{job="churn-training"}')
+    assert 0.5 < float(f2[0]["value"][1]) < 1
+    rows = stack.wait_for('churn_batch_rows_scored{job="churn-batch-prediction"}')
+    assert float(rows[0]["value"][1]) == len(pd.read_csv(stack.root / "data" / "customers.csv"))
+    levels = stack.query('churn_predictions_by_level{job="churn-batch-prediction"}')
+    assert {series["metric"]["level"] for series in levels} == {"low", "medium", "high"}
+    # honor_labels: nothing a job pushed is relabelled with the scrape job's name.
+    assert stack.query('{job="pushgateway", __name__=~"model_.*|churn_.*"}') == []
+    # Two pushes, two groups: the batch push did not wipe the training one.
+    assert stack.query('model_version_info{job="churn-training"}')
+
+
+def test_recording_rules_return_data_after_traffic(stack):
+    ids = pd.read_csv(stack.root / "data" / "predictions.csv")["CustomerId"].head(50)
+    for customer_id in ids:
+        assert requests.get(f"{stack.url('api')}/churn/{customer_id}", timeout=5).ok
+    requests.get(f"{stack.url('api')}/churn/1", timeout=5)
+    rate = stack.wait_for('endpoint:api_requests:rate5m{endpoint="/churn/{customer_id}"} > 0')
+    assert rate[0]["metric"]["job"] == "api-churn"
+    assert stack.wait_for("job:api_requests:rate5m > 0")
+    for quantile in ("p50", "p95", "p99"):
+        latency = stack.wait_for(
+            f'endpoint:api_request_duration_seconds:{quantile}_rate5m{{endpoint="/churn/{{customer_id}}"}}')
+        assert 0 < float(latency[0]["value"][1]) <= 5
+    ratio = stack.wait_for("job:api_requests_5xx:ratio_rate5m")
+    assert float(ratio[0]["value"][1]) == 0
+
+
+def test_a_job_without_pushgateway_keeps_its_results(stack):
+    stack.stop("pushgateway")
+    try:
+        textfile = stack.root / "data" / "predictions.prom"
+        before = textfile.stat().st_mtime_ns
+        result = job(stack, "predict_batch.py")
+        assert result.returncode == 0
+        assert result.stderr.count("could not push") == 1
+        assert stack.url("pushgateway") in result.stderr
+        assert textfile.stat().st_mtime_ns > before
+    finally:
+        stack.start("pushgateway")
+
+
+def test_api_down_reaches_the_receiver(stack):
+    stack.stop("api")
+    down = stack.wait_for('up{job="api-churn"} == 0', timeout=30)
+    assert down[0]["metric"]["instance"] == f"127.0.0.1:{stack.ports['api']}"
+    alerts_file = stack.root / "logs" / "alerts.jsonl"
+
+    def delivered() -> list[dict]:
+        if not alerts_file.is_file():
+            return []
+        return [notification for line in alerts_file.read_text().splitlines()
+                if (notification := json.loads(line))["commonLabels"].get("alertname") == "ApiDown"]
+
+    (notification, *_) = stack.wait_until(delivered, "ApiDown delivered", timeout=150)
+    assert notification["status"] == "firing" and notification["receiver"] == "critical"
+    assert notification["alerts"][0]["annotations"]["runbook_url"] == "tutorial/runbooks/api-down.md"
