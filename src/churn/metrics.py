@@ -232,3 +232,22 @@ def publish(job: str, registry: CollectorRegistry, settings: Settings, textfile:
         return False
     logger.info("metrics of {} pushed to {} and written to {}", job, settings.pushgateway_url, textfile)
     return True
+
+
+# Every catalogue series as Prometheus stores it, for exports: counters with _total, histograms
+# as _count and _sum (their buckets are for quantiles, not reports).
+CATALOGUE_SERIES = (
+    "api_requests_total", "api_errors_total", "api_request_duration_seconds_count",
+    "api_request_duration_seconds_sum", "api_active_requests", "api_predictions_loaded",
+    "model_predictions_total", "model_cache_hits_total", "model_cache_misses_total",
+    "model_prediction_score_count", "model_prediction_score_sum", "model_info",
+    "churn_feature_drift_psi", "churn_data_drift_detected",
+    "model_f2_score", "model_auc_score", "model_pr_auc_score", "model_precision_score",
+    "model_recall_score", "model_decision_threshold", "model_training_duration_seconds",
+    "model_training_samples", "model_version_info", "model_training_last_success_timestamp_seconds",
+    "churn_predictions_high_risk", "churn_predictions_high_risk_previous", "churn_predictions_by_level",
+    "churn_prediction_score_avg", "churn_batch_rows_scored", "churn_batch_duration_seconds",
+    "churn_batch_last_success_timestamp_seconds",
+    "model_retraining_promoted", "model_challenger_f2_score", "model_champion_f2_score",
+    "model_retraining_last_success_timestamp_seconds",
+)

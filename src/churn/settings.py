@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     retrain_f2_tolerance: float = Field(ge=0, lt=1)
     pushgateway_url: str
     pushgateway_timeout_seconds: float = Field(gt=0, le=60)
+    prometheus_url: str
 
     api_max_batch: int = Field(ge=1, le=100_000)
     api_max_body_bytes: int = Field(ge=1024)

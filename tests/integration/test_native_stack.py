@@ -29,8 +29,10 @@ def stack(scored_project, tmp_path_factory):
     shutil.copytree(scored_project, root, dirs_exist_ok=True)
     ports = {name: free_port() for name in ("api", "prometheus", "pushgateway", "alertmanager", "receiver")}
     env = env_for(root, CHURN_PUSHGATEWAY_URL=f"http://127.0.0.1:{ports['pushgateway']}")
+    env["CHURN_PROMETHEUS_URL"] = f"http://127.0.0.1:{ports['prometheus']}"
     native = NativeStack(workdir=root / "stack", ports=ports, env=env, interval="1s")
     native.root = root
+    (root / "scripts").symlink_to(REPO / "scripts")
     try:
         native.start_all()
         yield native
@@ -94,6 +96,41 @@ def test_a_job_without_pushgateway_keeps_its_results(stack):
         assert textfile.stat().st_mtime_ns > before
     finally:
         stack.start("pushgateway")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_export_writes_the_catalogue_over_a_range(stack, suffix):
+    out = stack.root / f"export{suffix}"
+    env = stack.env
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "export_metrics.py"), "--since", "5m",
+                             "--step", "5s", "--out", str(out)], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    if suffix == ".csv":
+        frame = pd.read_csv(out)
+        assert list(frame.columns) == ["timestamp", "metric", "labels", "value"]
+        assert {"api_requests_total", "model_f2_score", "churn_batch_rows_scored"} <= set(frame["metric"])
+        churn = frame[(frame["metric"] == "api_requests_total")
+                      & frame["labels"].str.contains("endpoint=/churn/{customer_id}", regex=False)
+                      & frame["labels"].str.contains("status_code=200")]
+        assert churn["value"].max() >= 50
+    else:
+        assert json.loads(text)[0].keys() == {"timestamp", "metric", "labels", "value"}
+
+
+def test_readme_monitoring_commands_run_as_written(stack):
+    from tests.contract.test_readme import COMMANDS, needs_stack, run_bash
+
+    commands = [command for command in COMMANDS if needs_stack(command)]
+    assert len(commands) >= 3
+    for command in commands:
+        local = command.replace("localhost:9090", stack.url("prometheus").removeprefix("http://"))
+        result = run_bash(local.replace(".venv/bin/python", sys.executable, 1), stack.root, stack.env)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        if command.startswith("curl "):
+            body = json.loads(result.stdout)
+            assert body["status"] == "success" and body["data"]["result"], command
 
 
 def test_api_down_reaches_the_receiver(stack):
