@@ -175,7 +175,9 @@ class NativeStack:
 def run_until_interrupted(settings: Settings, workdir: Path) -> None:
     stack = NativeStack(workdir=workdir)
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    # Both signals stop everything, even when started from a shell that ignored SIGINT for us.
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopping.append(True))
     try:
         stack.start_all()
         print("churn-monitoring is up:")
@@ -185,8 +187,6 @@ def run_until_interrupted(settings: Settings, workdir: Path) -> None:
         print("Press Ctrl-C to stop everything.", flush=True)
         while not stopping and all(process.poll() is None for process in stack.processes.values()):
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
     finally:
         stack.stop_all()
         print("stopped.")
