@@ -10,9 +10,10 @@ import pandas as pd
 from loguru import logger
 
 from churn.data import iter_customer_chunks
+from churn.drift import SCORE, Binning
 from churn.errors import DataValidationError
 from churn.files import atomic_path
-from churn.metrics import JOB_BATCH, batch_registry, publish, read_gauge
+from churn.metrics import JOB_BATCH, batch_registry, drift_registry, publish, read_gauge
 from churn.model.registry import load_model
 from churn.model.scoring import RISK_LEVELS, check_features, risk_levels
 from churn.settings import Settings
@@ -30,6 +31,7 @@ class BatchResult:
     duration_seconds: float
     model_version: str
     out_path: Path
+    psi: dict[str, float]  # per feature, and "score", against the model's training profile
 
 
 def _count_rows(path: Path) -> int:
@@ -54,6 +56,8 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
 
     rows, score_sum = 0, 0.0
     by_level = dict.fromkeys(RISK_LEVELS, 0)
+    binning = Binning(model.metadata["reference_profile"])
+    drift_counts = np.zeros((len(binning.names), binning.width))
     with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
         handle.write(",".join(PREDICTION_COLUMNS) + "\n")
         for chunk in iter_customer_chunks(data_path, settings, settings.batch_chunk_size):
@@ -67,6 +71,8 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
                 "model_version": model.version,
                 "scored_at": scored_at,
             }).to_csv(handle, header=False, index=False)
+            columns = {name: chunk[name].to_numpy() for name in binning.features}
+            drift_counts += binning.counts(binning.bins(columns | {SCORE: probabilities}))
             rows += len(chunk)
             score_sum += float(probabilities.sum())
             for level, count in zip(*np.unique(levels, return_counts=True), strict=True):
@@ -77,15 +83,23 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
 
     result = BatchResult(rows=rows, by_level=by_level, average_score=round(score_sum / rows, 6),
                          duration_seconds=round(time.perf_counter() - started, 3),
-                         model_version=model.version, out_path=out_path)
+                         model_version=model.version, out_path=out_path,
+                         psi=binning.psi(drift_counts))
     logger.success(
         "scored {} customers in {:.2f}s: {} high, {} medium, {} low risk, average score {:.3f}; "
         "wrote {}", rows, result.duration_seconds, by_level["high"], by_level["medium"],
         by_level["low"], result.average_score, out_path)
+    drifted = {name: value for name, value in result.psi.items()
+               if name != SCORE and value >= settings.drift_psi_warning}
+    logger.info("drift against the training data: {}", ", ".join(
+        f"{name} PSI {value:.3f}" for name, value in sorted(drifted.items(), key=lambda item: -item[1]))
+        or f"no feature over PSI {settings.drift_psi_warning}")
     textfile = out_path.with_suffix(".prom")
     previous = read_gauge(textfile, "churn_predictions_high_risk")
-    publish(JOB_BATCH, batch_registry(rows, by_level, result.average_score, result.duration_seconds,
-                                      previous_high_risk=previous), settings, textfile, push)
+    registry = batch_registry(rows, by_level, result.average_score, result.duration_seconds,
+                              previous_high_risk=previous)
+    drift_registry(registry, result.psi, settings.drift_psi_threshold)
+    publish(JOB_BATCH, registry, settings, textfile, push)
     return result
 
 

@@ -43,6 +43,9 @@ class ApiMetrics:
     cache_misses: Counter
     score: Histogram
     model_info: Gauge
+    feature_drift: Gauge
+    score_drift: Gauge
+    drift_detected: Gauge
     # labels() costs a lock and a tuple per call; children of these bounded label sets are reused.
     _children: dict[tuple, tuple] = field(default_factory=dict)
 
@@ -75,6 +78,17 @@ class ApiMetrics:
                             buckets=SCORE_BUCKETS, registry=registry),
             model_info=Gauge("model_info", "The model being served: 1 for its version and algorithm.",
                              ["version", "algorithm"], registry=registry, multiprocess_mode="livemax"),
+            # Each worker measures drift on the requests it served; the sum of several workers'
+            # PSI would mean nothing, the worst of them is what an alert should see.
+            feature_drift=Gauge("churn_feature_drift_psi", "PSI of the recent /predict inputs of a "
+                                "feature against its training profile (0 until the window is full "
+                                "enough).", ["feature"], registry=registry, multiprocess_mode="livemax"),
+            score_drift=Gauge("churn_score_drift_psi", "PSI of the recently served churn "
+                              "probabilities against those of the test split at training.",
+                              registry=registry, multiprocess_mode="livemax"),
+            drift_detected=Gauge("churn_data_drift_detected", "1 when a feature's PSI is at or over "
+                                 "the drift threshold, else 0.", registry=registry,
+                                 multiprocess_mode="livemax"),
         )
 
     def initialise(self, routes: list[tuple[str, str]]) -> None:
@@ -86,6 +100,14 @@ class ApiMetrics:
         for source in SOURCES:
             for level in RISK_LEVELS:
                 self.predictions.labels(source, level)
+
+    def record_drift(self, psi: dict[str, float], threshold: float) -> None:
+        """Sets the drift gauges from a PSI per feature (and "score")."""
+        features = {name: value for name, value in psi.items() if name != "score"}
+        for name, value in features.items():
+            self.feature_drift.labels(name).set(value)
+        self.score_drift.set(psi.get("score", 0.0))
+        self.drift_detected.set(int(any(value >= threshold for value in features.values())))
 
     def record_request(self, info: Info) -> None:
         """The instrumentator's custom instrumentation: called once per finished request."""
@@ -184,6 +206,20 @@ def batch_registry(rows: int, by_level: dict[str, int], average_score: float,
     for level in RISK_LEVELS:
         by_level_gauge.labels(level).set(by_level.get(level, 0))
     return registry
+
+
+def drift_registry(registry: CollectorRegistry, psi: dict[str, float], threshold: float) -> None:
+    """Adds a batch's drift to its registry: the same names the API serves, under the batch's job."""
+    feature_drift = Gauge("churn_feature_drift_psi", "PSI of a feature of the latest batch against "
+                          "its training profile.", ["feature"], registry=registry)
+    features = {name: value for name, value in psi.items() if name != "score"}
+    for name, value in features.items():
+        feature_drift.labels(name).set(value)
+    Gauge("churn_score_drift_psi", "PSI of the latest batch's churn probabilities against those "
+          "of the test split at training.", registry=registry).set(psi.get("score", 0.0))
+    Gauge("churn_data_drift_detected", "1 when a feature of the latest batch is at or over the "
+          "drift threshold, else 0.", registry=registry).set(
+        int(any(value >= threshold for value in features.values())))
 
 
 def retraining_registry(promoted: bool, challenger_f2: float, champion_f2: float) -> CollectorRegistry:

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     api_start_unready: bool
     multiprocess_dir: Path
 
+    drift_window_size: int = Field(ge=10, le=1_000_000)
+    drift_min_rows: int = Field(ge=1)
+    drift_psi_threshold: float = Field(gt=0)
+    drift_psi_warning: float = Field(gt=0)
+    log_input_samples: float = Field(ge=0, le=1)
+
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
     log_json: bool
     log_rotation: str
@@ -87,6 +93,12 @@ class Settings(BaseSettings):
                 f"risk_high_threshold ({self.risk_high_threshold}) must be above "
                 f"risk_medium_threshold ({self.risk_medium_threshold})"
             )
+        if self.drift_min_rows > self.drift_window_size:
+            raise ValueError(f"drift_min_rows ({self.drift_min_rows}) cannot exceed "
+                             f"drift_window_size ({self.drift_window_size})")
+        if self.drift_psi_warning > self.drift_psi_threshold:
+            raise ValueError(f"drift_psi_warning ({self.drift_psi_warning}) must not exceed "
+                             f"drift_psi_threshold ({self.drift_psi_threshold})")
         features = self.numeric_features + self.categorical_features
         if not features:
             raise ValueError("no features configured: numeric_features and categorical_features are empty")

@@ -98,3 +98,15 @@ def test_second_batch_publishes_the_first_batchs_high_risk_count(project):
     predict_batch(project)
     text = project.predictions_path.with_suffix(".prom").read_text()
     assert f"churn_predictions_high_risk_previous {float(first.by_level['high'])}" in text
+
+
+def test_batch_reports_drift_of_a_shifted_population(project, tmp_path):
+    generate(2000, seed=12, drift=True).to_csv(tmp_path / "drifted.csv", index=False)
+    drifted = predict_batch(project, data_path=tmp_path / "drifted.csv", out_path=tmp_path / "d.csv")
+    assert drifted.psi["Age"] > 0.25
+    text = (tmp_path / "d.prom").read_text()
+    assert "churn_data_drift_detected 1.0" in text
+    assert 'churn_feature_drift_psi{feature="Age"}' in text
+    same = predict_batch(project)
+    assert max(value for name, value in same.psi.items() if name != "score") < 0.1
+    assert "churn_data_drift_detected 0.0" in project.predictions_path.with_suffix(".prom").read_text()

@@ -79,3 +79,15 @@ class ReloadResult(BaseModel):
     model_version: str
     previous_version: str | None
     predictions_loaded: int
+
+
+class DriftReport(BaseModel):
+    window_rows: int = Field(description="inputs in the sliding window now")
+    window_size: int
+    min_rows: int = Field(description="rows the window needs before drift is judged")
+    threshold: float
+    warning: float
+    feature_psi: dict[str, float] = Field(description="PSI of each feature against the training data")
+    score_psi: float = Field(description="PSI of the served churn probabilities")
+    drift_detected: bool
+    features_over_threshold: list[str]

@@ -4,12 +4,17 @@ A Service is immutable once built; a reload builds a new one and swaps the refer
 already running finish with the model they started with.
 """
 
-from dataclasses import dataclass
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from loguru import logger
 
 from churn.api.store import PredictionStore
 from churn.batch import read_predictions, unscored_customers
+from churn.drift import SCORE, Binning, DriftWindow
 from churn.metrics import ApiMetrics
 from churn.model.registry import LoadedModel, load_model
 from churn.model.scoring import Scorer, check_features
@@ -21,6 +26,9 @@ class Service:
     model: LoadedModel
     scorer: Scorer
     store: PredictionStore
+    # Drift of this model's inputs: a reload starts a fresh window against the new profile.
+    drift: DriftWindow
+    samples_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def version(self) -> str:
@@ -39,10 +47,33 @@ def load_service(settings: Settings) -> Service:
                        "scripts/predict_batch.py to refresh them", table.model_version, model.version)
     logger.info("serving model {} with {} precomputed predictions and {} customers to score live",
                 model.version, len(table.ids), len(store.unscored))
-    return Service(model=model, scorer=Scorer(model), store=store)
+    binning = Binning(model.metadata["reference_profile"])
+    return Service(model=model, scorer=Scorer(model), store=store,
+                   drift=DriftWindow(binning, settings.drift_window_size))
 
 
 def activate(service: Service, metrics: ApiMetrics) -> None:
     """Makes the metrics describe `service`; the caller then puts it in front of requests."""
     metrics.serve_model(service.version, service.model.metadata["algorithm"])
     metrics.predictions_loaded.set(len(service.store))
+    metrics.record_drift(dict.fromkeys(service.drift.binning.names, 0.0), threshold=float("inf"))
+
+
+def observe_inputs(service: Service, customers: list[dict], probabilities: list[float],
+                   settings: Settings, metrics: ApiMetrics) -> None:
+    """Feeds scored inputs to the drift window, refreshes the drift gauges, samples inputs to disk."""
+    columns = {name: [customer.get(name) for customer in customers]
+               for name in service.drift.binning.features} | {SCORE: probabilities}
+    service.drift.add(service.drift.binning.bins(columns))
+    if len(service.drift) >= settings.drift_min_rows:
+        metrics.record_drift(service.drift.psi(), settings.drift_psi_threshold)
+    if settings.log_input_samples > 0:
+        sampled = [customer | {"churn_probability": probability}
+                   for customer, probability in zip(customers, probabilities, strict=True)
+                   if random.random() < settings.log_input_samples]
+        if sampled:
+            now = datetime.now(UTC).isoformat(timespec="milliseconds")
+            lines = "".join(json.dumps({"time": now} | row) + "\n" for row in sampled)
+            with service.samples_lock, (settings.logs_dir / "input_samples.jsonl").open(
+                    "a", encoding="utf-8") as handle:
+                handle.write(lines)

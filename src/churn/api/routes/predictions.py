@@ -13,7 +13,7 @@ from churn.api.schemas import (
     CustomerPrediction,
     Prediction,
 )
-from churn.api.service import Service
+from churn.api.service import Service, observe_inputs
 from churn.api.store import Stored
 from churn.metrics import ApiMetrics
 from churn.model.scoring import risk_level
@@ -70,7 +70,9 @@ async def predict(customer: Customer, request: Request) -> Prediction:
     api = api_state(request)
     service = api.ready_service()
     _check_categories([customer], service, prefix="")
-    (probability,) = await api.score(service, [customer.model_dump()])
+    rows = [customer.model_dump()]
+    (probability,) = await api.score(service, rows)
+    observe_inputs(service, rows, [probability], api.settings, api.metrics)
     fields = _prediction(probability, service.version, "model", service, api.settings, api.metrics)
     request.state.risk_level = fields["risk_level"]
     return Prediction(**fields)
@@ -84,7 +86,9 @@ async def predict_batch(batch: CustomerBatch, request: Request) -> BatchPredicti
         raise HTTPException(413, f"at most {limit} customers per call, "
                                  f"got {len(batch.customers)}; split the batch")
     _check_categories(batch.customers, service, prefix="customers")
-    probabilities = await api.score(service, [customer.model_dump() for customer in batch.customers])
+    rows = [customer.model_dump() for customer in batch.customers]
+    probabilities = await api.score(service, rows)
+    observe_inputs(service, rows, probabilities, api.settings, api.metrics)
     return BatchPrediction(predictions=[
         Prediction(**_prediction(probability, service.version, "model", service, api.settings,
                                  api.metrics))

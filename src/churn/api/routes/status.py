@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from churn.api.deps import api_state
-from churn.api.schemas import ModelInfo, Readiness
+from churn.api.schemas import DriftReport, ModelInfo, Readiness
 
 router = APIRouter(tags=["status"])
 
@@ -33,3 +33,19 @@ async def model(request: Request) -> ModelInfo:
     return ModelInfo(version=metadata["version"], trained_at=metadata["trained_at"],
                      algorithm=metadata["algorithm"], threshold=metadata["threshold"],
                      metrics=metadata["metrics"], features=metadata["features"])
+
+
+@router.get("/drift", summary="Drift of recent /predict inputs against the training data")
+async def drift(request: Request) -> DriftReport:
+    """PSI per feature over the sliding window; the flag only once the window holds enough rows."""
+    api = api_state(request)
+    window, settings = api.ready_service().drift, api.settings
+    psi = window.psi()
+    score = psi.pop("score")
+    enough = len(window) >= settings.drift_min_rows
+    over = sorted(name for name, value in psi.items() if value >= settings.drift_psi_threshold)
+    return DriftReport(
+        window_rows=len(window), window_size=window.size, min_rows=settings.drift_min_rows,
+        threshold=settings.drift_psi_threshold, warning=settings.drift_psi_warning,
+        feature_psi=psi, score_psi=score, drift_detected=enough and bool(over),
+        features_over_threshold=over if enough else [])
