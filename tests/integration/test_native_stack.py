@@ -133,6 +133,33 @@ def test_readme_monitoring_commands_run_as_written(stack):
             assert body["status"] == "success" and body["data"]["result"], command
 
 
+def drift_bodies(seed: int, rows: int, drift: bool) -> list[dict]:
+    from churn.data.synthetic import generate
+
+    frame = generate(rows, seed=seed, drift=drift).dropna()
+    numbers = ["CreditScore", "Age", "Tenure", "Balance", "EstimatedSalary"]
+    return [{name: float(row[name]) for name in numbers}
+            | {name: int(row[name]) for name in ("NumOfProducts", "HasCrCard", "IsActiveMember")}
+            | {"Geography": row["Geography"], "Gender": row["Gender"]} for _, row in frame.iterrows()]
+
+
+def test_drifted_traffic_raises_the_flag_fires_the_alert_and_normal_traffic_clears_it(stack):
+    predict = f"{stack.url('api')}/predict/batch"
+    for chunk in range(3):
+        body = {"customers": drift_bodies(40 + chunk, 400, drift=True)}
+        assert requests.post(predict, json=body, timeout=30).ok
+    stack.wait_for('churn_data_drift_detected{job="api-churn"} == 1', timeout=30)
+    age = stack.query('churn_feature_drift_psi{job="api-churn", feature="Age"}')
+    assert float(age[0]["value"][1]) > 0.25
+    firing = stack.wait_for('ALERTS{alertname="DataDriftDetected", alertstate="firing"}', timeout=200)
+    assert firing[0]["metric"]["severity"] == "warning"
+
+    for chunk in range(3):
+        body = {"customers": drift_bodies(50 + chunk, 400, drift=False)}
+        assert requests.post(predict, json=body, timeout=30).ok
+    stack.wait_for('churn_data_drift_detected{job="api-churn"} == 0', timeout=30)
+
+
 def test_api_down_reaches_the_receiver(stack):
     stack.stop("api")
     down = stack.wait_for('up{job="api-churn"} == 0', timeout=30)

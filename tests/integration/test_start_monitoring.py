@@ -1,6 +1,7 @@
 """The native start command as a user runs it: URLs printed, and everything stopped on a signal."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,11 +30,13 @@ def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_
     if busy:
         message = f"ports {busy} are in use (a stack already running?)"
         pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+    project = tmp_path / "project"
+    shutil.copytree(scored_project, project)
     output = tmp_path / "out.txt"
     with output.open("w") as sink:
         launcher = subprocess.Popen(
             [sys.executable, "-m", "churn.native_stack", "--workdir", str(tmp_path / "stack")],
-            env=env_for(scored_project), stdout=sink, stderr=subprocess.STDOUT)
+            env=env_for(project), stdout=sink, stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: "Press Ctrl-C" in output.read_text(), "stack up", timeout=90,
                        process=launcher)

@@ -1,0 +1,152 @@
+"""The drift report: one self-contained HTML page comparing current data with the training data.
+
+Per feature, the reference and current shares of every bin side by side as an inline SVG chart,
+the PSI and a verdict, the most drifted first. No scripts, no fonts, no network: it opens from
+a file anywhere.
+"""
+
+import html
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+
+from churn.data import load_customers
+from churn.drift import SCORE, Binning, build_profile
+from churn.errors import DataValidationError
+from churn.files import write_text_atomic
+from churn.model.registry import LoadedModel, load_model
+from churn.model.scoring import check_features
+from churn.settings import Settings
+
+SAMPLES_SCORE = "churn_probability"
+REFERENCE_COLOUR, CURRENT_COLOUR = "#4c78a8", "#f58518"
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    name: str
+    labels: list[str]
+    reference: np.ndarray
+    current: np.ndarray
+    psi: float
+
+
+def bin_labels(spec: dict) -> list[str]:
+    if spec["kind"] == "categorical":
+        return [*spec["categories"], "unseen", "missing"]
+    edges = [f"{edge:g}" for edge in spec["edges"]]
+    if not edges:
+        return ["all", "missing"]
+    middle = [f"{low} to {high}" for low, high in itertools.pairwise(edges)]
+    return [f"≤ {edges[0]}", *middle, f"> {edges[-1]}", "missing"]
+
+
+def read_current(path: Path, settings: Settings, model: LoadedModel) -> pd.DataFrame:
+    """A customers CSV (validated, then scored) or the API's input samples (.jsonl, already scored)."""
+    if path.suffix == ".jsonl":
+        if not path.is_file():
+            raise DataValidationError(path, "file not found")
+        try:
+            frame = pd.read_json(path, lines=True)
+        except ValueError as exc:
+            raise DataValidationError(path, f"not JSON lines ({exc})") from None
+        missing = [name for name in [*settings.features, SAMPLES_SCORE] if name not in frame.columns]
+        if frame.empty or missing:
+            raise DataValidationError(path, f"no input samples with columns {missing or 'any'}")
+        return frame.rename(columns={SAMPLES_SCORE: SCORE})
+    frame = load_customers(path, settings, with_target=False)
+    return frame.assign(**{SCORE: model.pipeline.predict_proba(frame[settings.features])[:, 1]})
+
+
+def measure(binning: Binning, profile: dict, current: pd.DataFrame) -> list[FeatureDrift]:
+    columns = {name: current[name].to_numpy() for name in binning.names}
+    counts = binning.counts(binning.bins(columns))
+    values = binning.psi(counts)
+    specs = profile["features"] | {SCORE: profile["score"]}
+    drifts = []
+    for row, name in enumerate(binning.names):
+        labels = bin_labels(specs[name])
+        width = len(labels) if specs[name]["kind"] == "categorical" else len(specs[name]["proportions"])
+        shares = counts[row] / max(counts[row].sum(), 1)
+        drifts.append(FeatureDrift(name, labels[:width], binning.expected[row, :width],
+                                   shares[:width], values[name]))
+    return sorted(drifts, key=lambda drift: -drift.psi)
+
+
+def verdict(value: float, settings: Settings) -> tuple[str, str]:
+    if value >= settings.drift_psi_threshold:
+        return "drift", "#d62728"
+    if value >= settings.drift_psi_warning:
+        return "watch", "#ff7f0e"
+    return "stable", "#2ca02c"
+
+
+def chart(drift: FeatureDrift) -> str:
+    """Paired bars per bin: reference then current, heights in share of rows."""
+    bar, gap, height = 14, 10, 120
+    top = max(float(drift.reference.max()), float(drift.current.max()), 1e-9)
+    width = len(drift.labels) * (2 * bar + gap) + gap
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 70}" '
+             f'role="img" aria-label="{html.escape(drift.name)} distributions">']
+    for index, label in enumerate(drift.labels):
+        x = gap + index * (2 * bar + gap)
+        for offset, share, colour in ((0, drift.reference[index], REFERENCE_COLOUR),
+                                      (bar, drift.current[index], CURRENT_COLOUR)):
+            h = height * float(share) / top
+            parts.append(f'<rect x="{x + offset}" y="{height - h:.1f}" width="{bar - 1}" '
+                         f'height="{h:.1f}" fill="{colour}"><title>{html.escape(label)}: '
+                         f'{float(share):.1%}</title></rect>')
+        parts.append(f'<text x="{x + bar}" y="{height + 12}" font-size="10" text-anchor="end" '
+                     f'transform="rotate(-40 {x + bar} {height + 12})">{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render(drifts: list[FeatureDrift], settings: Settings, title: str) -> str:
+    rows, sections = [], []
+    for drift in drifts:
+        word, colour = verdict(drift.psi, settings)
+        rows.append(f'<tr><td><a href="#{drift.name}">{html.escape(drift.name)}</a></td>'
+                    f'<td>{drift.psi:.3f}</td><td style="color:{colour}">{word}</td></tr>')
+        sections.append(f'<section id="{drift.name}"><h2>{html.escape(drift.name)} — PSI '
+                        f'{drift.psi:.3f}, <span style="color:{colour}">{word}</span></h2>'
+                        f'{chart(drift)}</section>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}
+td,th{{padding:.2em 1em;border-bottom:1px solid #ddd;text-align:left}}
+.key span{{display:inline-block;width:1em;height:1em;vertical-align:middle}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Population Stability Index of each feature, and of the churn scores, against the training
+data. Verdicts: <b>drift</b> at PSI ≥ {settings.drift_psi_threshold}, <b>watch</b> at
+≥ {settings.drift_psi_warning}, else <b>stable</b>.</p>
+<p class="key"><span style="background:{REFERENCE_COLOUR}"></span> reference (training)
+&nbsp; <span style="background:{CURRENT_COLOUR}"></span> current</p>
+<table><tr><th>feature</th><th>PSI</th><th>verdict</th></tr>{"".join(rows)}</table>
+{"".join(sections)}
+</body></html>
+"""
+
+
+def drift_report(settings: Settings, current_path: Path, out: Path, reference: str = "model") -> int:
+    """Writes the report; `reference` is "model" (the latest model's training profile) or a CSV."""
+    model = load_model(settings.models_dir)
+    check_features(model, settings)
+    profile = model.metadata["reference_profile"]
+    if reference != "model":
+        base = read_current(Path(reference), settings, model)
+        profile = build_profile(base, settings.numeric_features, settings.categorical_features,
+                                base[SCORE].to_numpy())
+    current = read_current(current_path, settings, model)
+    drifts = measure(Binning(profile), profile, current)
+    against = f"model {model.version}" if reference == "model" else Path(reference).name
+    title = f"Drift of {current_path.name} against {against}"
+    write_text_atomic(out, render(drifts, settings, title))
+    drifted = [drift.name for drift in drifts if drift.psi >= settings.drift_psi_threshold]
+    logger.success("drift report of {} rows: {} drifted ({}); wrote {}", len(current), len(drifted),
+                   ", ".join(drifted) or "none", out)
+    return len(drifted)
