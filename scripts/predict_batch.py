@@ -5,15 +5,14 @@ import sys
 from pathlib import Path
 
 from churn.batch import predict_batch
-from churn.cli import run_job
+from churn.cli import add_push_option, run_job
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
     parser.add_argument("--out", type=Path, help="predictions CSV (default: the configured predictions_path)")
-    parser.add_argument("--no-push", action="store_true",
-                        help="write the metrics file but do not push to the Pushgateway")
+    add_push_option(parser)
     args = parser.parse_args()
     return run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out,
                                                                   push=not args.no_push))

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from churn.cli import run_job
+from churn.cli import add_push_option, run_job
 from churn.model.retraining import retrain
 
 
@@ -14,8 +14,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path,
                         help="current customers CSV, rewritten as the merged table on promotion "
                              "(default: the configured data_path)")
-    parser.add_argument("--no-push", action="store_true",
-                        help="write the metrics file but do not push to the Pushgateway")
+    add_push_option(parser)
     args = parser.parse_args()
     return run_job("retraining", lambda settings: retrain(settings, args.new_data, args.data,
                                                                 push=not args.no_push))

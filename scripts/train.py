@@ -4,15 +4,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from churn.cli import run_job
+from churn.cli import add_push_option, run_job
 from churn.model.training import train
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
-    parser.add_argument("--no-push", action="store_true",
-                        help="write the metrics file but do not push to the Pushgateway")
+    add_push_option(parser)
     args = parser.parse_args()
     return run_job("training", lambda settings: train(settings, args.data, push=not args.no_push))
 

@@ -39,6 +39,16 @@ ORDER = ("receiver", "alertmanager", "pushgateway", "api", "prometheus")
 POLL_SECONDS = 0.1
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Asks a process to stop, and kills it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def find_binary(component: str) -> str:
     for name in BINARIES[component]:
         if path := shutil.which(name):
@@ -124,14 +134,8 @@ class NativeStack:
 
     def stop(self, component: str) -> None:
         process = self.processes.pop(component, None)
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process)
 
     def stop_all(self) -> None:
         for component in reversed(ORDER):

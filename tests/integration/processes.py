@@ -9,6 +9,8 @@ from pathlib import Path
 
 import requests
 
+from churn.native_stack import stop_process
+
 POLL_SECONDS = 0.1
 
 
@@ -48,9 +50,4 @@ def running(command: list[str], env: dict, output: Path) -> Iterator[subprocess.
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
