@@ -5,6 +5,7 @@ file order, the one that stops the API last.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -55,17 +56,20 @@ def test_every_target_is_up(stack):
 def test_pushed_series_keep_their_own_job(stack):
     for script in ("train.py", "predict_batch.py"):
         result = job(stack, script)
-        assert result.returncode == 0 and "could not push" not in result.stderr, result.stderr
+        assert result.returncode == 0, f"{script} failed:\n{result.stderr}"
+        assert "could not push" not in result.stderr, f"{script} did not push:\n{result.stderr}"
     f2 = stack.wait_for('model_f2_score{job="churn-training"}')
-    assert 0.5 < float(f2[0]["value"][1]) < 1
+    assert 0.5 < float(f2[0]["value"][1]) < 1, f2
     rows = stack.wait_for('churn_batch_rows_scored{job="churn-batch-prediction"}')
-    assert float(rows[0]["value"][1]) == len(pd.read_csv(stack.root / "data" / "customers.csv"))
+    customers = len(pd.read_csv(stack.root / "data" / "customers.csv"))
+    assert float(rows[0]["value"][1]) == customers, (rows, customers)
     levels = stack.query('churn_predictions_by_level{job="churn-batch-prediction"}')
-    assert {series["metric"]["level"] for series in levels} == {"low", "medium", "high"}
+    assert {series["metric"]["level"] for series in levels} == {"low", "medium", "high"}, levels
     # honor_labels: nothing a job pushed is relabelled with the scrape job's name.
-    assert stack.query('{job="pushgateway", __name__=~"model_.*|churn_.*"}') == []
+    relabelled = stack.query('{job="pushgateway", __name__=~"model_.*|churn_.*"}')
+    assert relabelled == [], relabelled
     # Two pushes, two groups: the batch push did not wipe the training one.
-    assert stack.query('model_version_info{job="churn-training"}')
+    assert stack.query('model_version_info{job="churn-training"}'), "the training group is gone"
 
 
 def test_recording_rules_return_data_after_traffic(stack):
@@ -96,6 +100,17 @@ def test_a_job_without_pushgateway_keeps_its_results(stack):
         assert textfile.stat().st_mtime_ns > before
     finally:
         stack.start("pushgateway")
+
+
+def test_runbook_re_push_of_a_kept_metrics_file_works_as_written(stack):
+    runbook = (REPO / "tutorial" / "runbooks" / "pushgateway-down.md").read_text()
+    (command,) = [text for text in re.findall(r"`([^`]+)`", runbook) if text.startswith("curl --data-binary")]
+    local = command.replace("localhost:9091", stack.url("pushgateway").removeprefix("http://"))
+    result = subprocess.run(["bash", "-c", local], cwd=stack.root, capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    pushed = requests.get(f"{stack.url('pushgateway')}/metrics", timeout=5).text
+    assert 'churn_batch_rows_scored{instance="",job="churn-batch-prediction"}' in pushed
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
