@@ -1,7 +1,8 @@
 """What the API serves: a verified model, its scorer and the prediction store, loaded together.
 
-A Service is immutable once built; a reload builds a new one and swaps the reference, so requests
-already running finish with the model they started with.
+A Service's model never changes; a reload builds a new Service and swaps the reference, so
+requests already running finish with the model they started with. Only its prediction store
+(live scores remembered) and its drift window grow as requests arrive.
 """
 
 import json

@@ -33,7 +33,7 @@ def _prediction(probability: float, version: str, source: str, service: Service,
 
 
 def _check_categories(customers: list[Customer], service: Service, prefix: str) -> None:
-    """Gender must be one the model learned; unlike a new country, a new gender is a typo."""
+    """Gender must be a category the model learned. (Any country is accepted: drift counts it.)"""
     known = service.scorer.categories("Gender")
     for index, customer in enumerate(customers):
         if customer.Gender not in known:
