@@ -4,6 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from churn.data.synthetic import generate
@@ -38,6 +39,15 @@ def env_for(root: Path, **extra: str) -> dict[str, str]:
         "CHURN_MULTIPROCESS_DIR": str(root / "logs" / "prometheus-multiproc"),
         "CHURN_PUSHGATEWAY_URL": NO_PUSHGATEWAY,
     } | extra
+
+
+def customer_bodies(frame: pd.DataFrame) -> list[dict]:
+    """POST /predict bodies of a frame's complete rows: the features, typed as the API wants."""
+    numbers = ["CreditScore", "Age", "Tenure", "Balance", "EstimatedSalary"]
+    return [{name: float(row[name]) for name in numbers}
+            | {name: int(row[name]) for name in ("NumOfProducts", "HasCrCard", "IsActiveMember")}
+            | {"Geography": row["Geography"], "Gender": row["Gender"]}
+            for _, row in frame.dropna(subset=[*numbers, "Geography", "Gender"]).iterrows()]
 
 
 @pytest.fixture

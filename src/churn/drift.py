@@ -60,6 +60,11 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
     return np.sum((actual - expected) * np.log(actual / expected), axis=-1)
 
 
+def drifted_features(psi: dict[str, float], threshold: float) -> list[str]:
+    """Features (never the score) whose PSI is at or over `threshold`, sorted by name."""
+    return sorted(name for name, value in psi.items() if name != SCORE and value >= threshold)
+
+
 class Binning:
     """Maps rows to the profile's bins: one column per feature (and the score), every row a bin.
 

@@ -21,6 +21,8 @@ from prometheus_client import (
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_fastapi_instrumentator.metrics import Info
 
+from churn.drift import SCORE, drifted_features
+from churn.model.scoring import RISK_LEVELS
 from churn.settings import Settings
 
 # Every latency threshold a rule, SLO or panel uses must be one of these (2 s: the course's alert).
@@ -28,7 +30,6 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
 # Tenths, so the risk thresholds (0.5, 0.7) are bucket boundaries.
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SOURCES = ("cache", "model")
-RISK_LEVELS = ("low", "medium", "high")
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,11 @@ class ApiMetrics:
 
     def record_drift(self, psi: dict[str, float], threshold: float) -> None:
         """Sets the drift gauges from a PSI per feature (and "score")."""
-        features = {name: value for name, value in psi.items() if name != "score"}
-        for name, value in features.items():
-            self.feature_drift.labels(name).set(value)
-        self.score_drift.set(psi.get("score", 0.0))
-        self.drift_detected.set(int(any(value >= threshold for value in features.values())))
+        for name, value in psi.items():
+            if name != SCORE:
+                self.feature_drift.labels(name).set(value)
+        self.score_drift.set(psi.get(SCORE, 0.0))
+        self.drift_detected.set(int(bool(drifted_features(psi, threshold))))
 
     def record_request(self, info: Info) -> None:
         """The instrumentator's custom instrumentation: called once per finished request."""
@@ -212,14 +213,13 @@ def drift_registry(registry: CollectorRegistry, psi: dict[str, float], threshold
     """Adds a batch's drift to its registry: the same names the API serves, under the batch's job."""
     feature_drift = Gauge("churn_feature_drift_psi", "PSI of a feature of the latest batch against "
                           "its training profile.", ["feature"], registry=registry)
-    features = {name: value for name, value in psi.items() if name != "score"}
-    for name, value in features.items():
-        feature_drift.labels(name).set(value)
+    for name, value in psi.items():
+        if name != SCORE:
+            feature_drift.labels(name).set(value)
     Gauge("churn_score_drift_psi", "PSI of the latest batch's churn probabilities against those "
-          "of the test split at training.", registry=registry).set(psi.get("score", 0.0))
+          "of the test split at training.", registry=registry).set(psi.get(SCORE, 0.0))
     Gauge("churn_data_drift_detected", "1 when a feature of the latest batch is at or over the "
-          "drift threshold, else 0.", registry=registry).set(
-        int(any(value >= threshold for value in features.values())))
+          "drift threshold, else 0.", registry=registry).set(int(bool(drifted_features(psi, threshold))))
 
 
 def retraining_registry(promoted: bool, challenger_f2: float, champion_f2: float) -> CollectorRegistry:

@@ -49,6 +49,21 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait()
 
 
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60,
+               process: subprocess.Popen | None = None, output: Path | None = None) -> object:
+    """Polls `condition` until it returns something truthy, and returns that; fails early, with
+    the reason, if `process` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if process is not None and process.poll() is not None:
+            raise ChurnError(f"{what}: the process exited with code {process.returncode}"
+                             + (f"; see {output}" if output else ""))
+        if time.monotonic() > deadline:
+            raise ChurnError(f"{what}: not after {timeout} s")
+        time.sleep(POLL_SECONDS)
+    return result
+
+
 def find_binary(component: str) -> str:
     for name in BINARIES[component]:
         if path := shutil.which(name):
@@ -149,17 +164,9 @@ class NativeStack:
 
     def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 60,
                    component: str | None = None) -> object:
-        """Polls `condition` until it returns something truthy, and returns that."""
-        deadline = time.monotonic() + timeout
-        while not (result := condition()):
-            process = self.processes.get(component) if component else None
-            if process is not None and process.poll() is not None:
-                raise ChurnError(f"{what}: {component} exited with code {process.returncode}; "
-                                 f"see {self.workdir / (component + '.out')}")
-            if time.monotonic() > deadline:
-                raise ChurnError(f"{what}: not after {timeout} s")
-            time.sleep(POLL_SECONDS)
-        return result
+        """wait_until, failing early if `component` exits meanwhile."""
+        return wait_until(condition, what, timeout, self.processes.get(component) if component else None,
+                          self.workdir / f"{component}.out" if component else None)
 
     def query(self, promql: str) -> list[dict]:
         """The instant vector (or scalar as a one-element list) Prometheus returns for `promql`."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from churn.native_stack import wait_until
 from tests.conftest import REPO, env_for
-from tests.integration.processes import answers, free_port, running, wait_until
+from tests.integration.processes import answers, free_port, running
 
 pytestmark = pytest.mark.slow
 README = REPO / "README.md"

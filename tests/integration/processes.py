@@ -1,8 +1,7 @@
-"""Starting real processes for tests and waiting on them: readiness polls, never fixed sleeps."""
+"""Starting real processes for tests; waiting on them is churn.native_stack.wait_until's job."""
 
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,25 +10,11 @@ import requests
 
 from churn.native_stack import stop_process
 
-POLL_SECONDS = 0.1
-
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30,
-               process: subprocess.Popen | None = None) -> None:
-    """Polls `condition` until it holds; fails early, with the reason, if `process` dies."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"{what}: process exited with code {process.returncode}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout} s")
-        time.sleep(POLL_SECONDS)
 
 
 def answers(url: str, status: int = 200) -> Callable[[], bool]:

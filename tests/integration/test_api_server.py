@@ -9,8 +9,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from churn.native_stack import wait_until
 from tests.conftest import REPO, env_for
-from tests.integration.processes import answers, free_port, running, wait_until
+from tests.integration.processes import answers, free_port, running
 
 pytestmark = pytest.mark.slow
 CHURN = "/churn/{customer_id}"

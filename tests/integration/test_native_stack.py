@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 import requests
 
+from churn.data.synthetic import generate
 from churn.native_stack import NativeStack
-from tests.conftest import REPO, env_for
+from tests.conftest import REPO, customer_bodies, env_for
 from tests.contract.tools import require
 from tests.integration.processes import free_port
 
@@ -149,13 +150,7 @@ def test_readme_monitoring_commands_run_as_written(stack):
 
 
 def drift_bodies(seed: int, rows: int, drift: bool) -> list[dict]:
-    from churn.data.synthetic import generate
-
-    frame = generate(rows, seed=seed, drift=drift).dropna()
-    numbers = ["CreditScore", "Age", "Tenure", "Balance", "EstimatedSalary"]
-    return [{name: float(row[name]) for name in numbers}
-            | {name: int(row[name]) for name in ("NumOfProducts", "HasCrCard", "IsActiveMember")}
-            | {"Geography": row["Geography"], "Gender": row["Gender"]} for _, row in frame.iterrows()]
+    return customer_bodies(generate(rows, seed=seed, drift=drift))
 
 
 def test_drifted_traffic_raises_the_flag_fires_the_alert_and_normal_traffic_clears_it(stack):

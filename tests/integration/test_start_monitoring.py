@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from churn.native_stack import DEFAULT_PORTS
+from churn.native_stack import DEFAULT_PORTS, wait_until
 from tests.conftest import env_for
 from tests.contract.tools import require
-from tests.integration.processes import answers, wait_until
+from tests.integration.processes import answers
 
 pytestmark = pytest.mark.slow
 

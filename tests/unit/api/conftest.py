@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from churn.api.app import create_app
-from tests.conftest import settings_for
+from tests.conftest import customer_bodies, settings_for
 
 TOKEN = "test-admin-token"
 
@@ -58,12 +58,9 @@ def customers(project: Path) -> pd.DataFrame:
 
 
 def customer_body(customers: pd.DataFrame, customer_id: int) -> dict:
-    """The /predict body of a customer from the file (its features, nothing else)."""
-    row = customers.loc[customer_id]
-    numbers = ["CreditScore", "Age", "Tenure", "Balance", "EstimatedSalary"]
-    body = {name: float(row[name]) for name in numbers}
-    body |= {name: int(row[name]) for name in ("NumOfProducts", "HasCrCard", "IsActiveMember")}
-    return body | {"Geography": row["Geography"], "Gender": row["Gender"]}
+    """The /predict body of a complete customer of the file (its features, nothing else)."""
+    (body,) = customer_bodies(customers.loc[[customer_id]])
+    return body
 
 
 def complete_customer_id(customers: pd.DataFrame) -> int:

@@ -5,18 +5,10 @@ import json
 import pandas as pd
 
 from churn.data.synthetic import generate
+from tests.conftest import customer_bodies as bodies
 
 # Big enough that sampling noise stays far below the 0.25 threshold (about 0.05 at 300 rows).
 WINDOW = {"drift_window_size": 300, "drift_min_rows": 150}
-
-
-def bodies(frame: pd.DataFrame) -> list[dict]:
-    complete = frame.dropna()
-    numbers = ["CreditScore", "Age", "Tenure", "Balance", "EstimatedSalary"]
-    return [{name: float(row[name]) for name in numbers}
-            | {name: int(row[name]) for name in ("NumOfProducts", "HasCrCard", "IsActiveMember")}
-            | {"Geography": row["Geography"], "Gender": row["Gender"]}
-            for _, row in complete.iterrows()]
 
 
 def send(client, frame: pd.DataFrame) -> None:

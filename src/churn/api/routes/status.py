@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 
 from churn.api.deps import api_state
 from churn.api.schemas import DriftReport, ModelInfo, Readiness
+from churn.drift import SCORE, drifted_features
 
 router = APIRouter(tags=["status"])
 
@@ -41,9 +42,9 @@ async def drift(request: Request) -> DriftReport:
     api = api_state(request)
     window, settings = api.ready_service().drift, api.settings
     psi = window.psi()
-    score = psi.pop("score")
+    over = drifted_features(psi, settings.drift_psi_threshold)
+    score = psi.pop(SCORE)
     enough = len(window) >= settings.drift_min_rows
-    over = sorted(name for name, value in psi.items() if value >= settings.drift_psi_threshold)
     return DriftReport(
         window_rows=len(window), window_size=window.size, min_rows=settings.drift_min_rows,
         threshold=settings.drift_psi_threshold, warning=settings.drift_psi_warning,
