@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run monitoring test setup lint clean
+.PHONY: run monitoring test test-containers setup lint clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.python-ok:
@@ -38,11 +38,15 @@ run: data/predictions.csv
 
 # The API plus Prometheus, Pushgateway, Alertmanager and the alert receiver, without Docker.
 monitoring: data/predictions.csv
-	scripts/start_monitoring.sh
+	scripts/start_monitoring.sh --native
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src scripts tests
 	$(BIN)/python -m pytest
+
+# The Compose stack in real containers alone (part of `make test` too): needs Docker.
+test-containers: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/containers
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src scripts tests

@@ -5,13 +5,15 @@ import sys
 from pathlib import Path
 
 from churn.cli import run_job
-from churn.data.synthetic import FIRST_CUSTOMER_ID, write_customers
+from churn.data.synthetic import DEFAULT_ROWS, DEFAULT_SEED, FIRST_CUSTOMER_ID, write_customers
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=10_000, help="number of customers (default 10000)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed; same seed, same file (default 42)")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS,
+                        help=f"number of customers (default {DEFAULT_ROWS})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"random seed; same seed, same file (default {DEFAULT_SEED})")
     parser.add_argument("--out", type=Path, help="output CSV (default: the configured data_path)")
     parser.add_argument("--drift", action="store_true",
                         help="shifted population: older, less active, more German customers")

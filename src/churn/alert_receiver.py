@@ -1,7 +1,8 @@
 """An offline Alertmanager webhook receiver: every notification becomes one line of logs/alerts.jsonl.
 
 Run it with `python -m churn.alert_receiver` (port 9095). Bodies that are not Alertmanager's
-webhook format are refused with 400 and nothing is written.
+webhook format are refused with 400 and nothing is written. It also serves the alert runbooks at
+/runbooks/<name>, so every alert's runbook_url opens offline while the stack runs.
 """
 
 import argparse
@@ -9,12 +10,13 @@ import json
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from loguru import logger
 from pydantic import BaseModel
 
@@ -73,6 +75,23 @@ def create_receiver_app(settings: Settings) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    def runbooks() -> dict[str, Path]:
+        # Read on every request: a runbook edited while the stack runs shows at once.
+        return {page.stem: page for page in sorted(settings.runbooks_dir.glob("*.md"))}
+
+    # Plain text, which every browser shows as it is; the pages are Markdown written to be read raw.
+    @app.get("/runbooks/", response_class=PlainTextResponse)
+    def runbook_index() -> str:
+        return "Runbooks of churn-monitoring:\n" + "".join(
+            f"  /runbooks/{name}\n" for name in runbooks())
+
+    @app.get("/runbooks/{name}", response_class=PlainTextResponse)
+    def runbook(name: str) -> str:
+        page = runbooks().get(name.removesuffix(".md"))
+        if page is None:
+            raise HTTPException(status_code=404, detail="no such runbook; /runbooks/ lists them")
+        return page.read_text(encoding="utf-8")
 
     return app
 

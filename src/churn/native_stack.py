@@ -11,6 +11,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -64,6 +65,11 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60,
     return result
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def find_binary(component: str) -> str:
     for name in BINARIES[component]:
         if path := shutil.which(name):
@@ -98,7 +104,17 @@ def prometheus_config(ports: dict[str, int], interval: str | None) -> dict:
 
 def alertmanager_config(ports: dict[str, int]) -> str:
     text = (MONITORING / "alertmanager" / "alertmanager.yml").read_text()
-    return text.replace("http://receiver:9095", f"http://127.0.0.1:{ports['receiver']}")
+    return text.replace("http://alert-receiver:9095", f"http://127.0.0.1:{ports['receiver']}")
+
+
+def query(prometheus_url: str, promql: str) -> list[dict]:
+    """The instant vector (or scalar as a one-element list) Prometheus returns for `promql`."""
+    answer = requests.get(f"{prometheus_url}/api/v1/query", params={"query": promql}, timeout=10)
+    body = answer.json()
+    if body.get("status") != "success":
+        raise ChurnError(f"query {promql!r} failed: {body.get('error', answer.text)}")
+    result = body["data"]["result"]
+    return result if body["data"]["resultType"] == "vector" else [{"value": result}]
 
 
 @dataclass
@@ -129,23 +145,41 @@ class NativeStack:
             return [find_binary("alertmanager"), f"--config.file={config}",
                     f"--storage.path={work / 'alertmanager-data'}", listen, "--cluster.listen-address="]
         if component == "pushgateway":
-            return [find_binary("pushgateway"), listen]
+            # Pushed groups survive a restart of the Pushgateway, as in Compose.
+            return [find_binary("pushgateway"), listen,
+                    f"--persistence.file={work / 'pushgateway.db'}"]
         if component == "receiver":
             return [sys.executable, "-m", "churn.alert_receiver", "--port", str(port)]
         return [sys.executable, str(PROJECT_ROOT / "scripts" / "serve.py"), "--port", str(port)]
 
     def start(self, component: str, timeout: float = 60) -> None:
-        """Starts one component and returns once it answers its readiness endpoint."""
+        """Starts one component and returns once it answers its readiness endpoint.
+
+        A port that something else already holds is refused: its answers would pass for ours.
+        """
+        if port_in_use(self.ports[component]):
+            raise ChurnError(f"{component}: port {self.ports[component]} is already in use "
+                             "(another stack still running?)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         output = (self.workdir / f"{component}.out").open("ab")
         self.processes[component] = subprocess.Popen(
             self.command(component), env=self.env, stdout=output, stderr=subprocess.STDOUT)
         output.close()
-        self.wait_until(lambda: self.answers(component), f"{component} ready", timeout, component)
+        process = self.processes[component]
+        self.wait_until(lambda: process.poll() is None and self.answers(component),
+                        f"{component} ready", timeout, component)
 
     def start_all(self) -> None:
         for component in ORDER:
             self.start(component)
+
+    def restart_stopped(self) -> list[str]:
+        """Starts again every component that was stopped or has exited, in start order."""
+        stopped = [component for component in ORDER
+                   if (process := self.processes.get(component)) is None or process.poll() is not None]
+        for component in stopped:
+            self.start(component)
+        return stopped
 
     def stop(self, component: str) -> None:
         process = self.processes.pop(component, None)
@@ -169,14 +203,7 @@ class NativeStack:
                           self.workdir / f"{component}.out" if component else None)
 
     def query(self, promql: str) -> list[dict]:
-        """The instant vector (or scalar as a one-element list) Prometheus returns for `promql`."""
-        answer = requests.get(f"{self.url('prometheus')}/api/v1/query", params={"query": promql},
-                              timeout=10)
-        body = answer.json()
-        if body.get("status") != "success":
-            raise ChurnError(f"query {promql!r} failed: {body.get('error', answer.text)}")
-        result = body["data"]["result"]
-        return result if body["data"]["resultType"] == "vector" else [{"value": result}]
+        return query(self.url("prometheus"), promql)
 
     def wait_for(self, promql: str, timeout: float = 60) -> list[dict]:
         """Waits until `promql` returns at least one series, and returns them."""

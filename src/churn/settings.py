@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     predictions_path: Path
     models_dir: Path
     logs_dir: Path
+    runbooks_dir: Path
 
     id_column: str
     target_column: str
@@ -112,7 +113,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve_paths(self) -> "Settings":
         # Relative paths mean "inside the project", whatever the current directory is.
-        for name in ("data_path", "predictions_path", "models_dir", "logs_dir", "multiprocess_dir"):
+        for name in ("data_path", "predictions_path", "models_dir", "logs_dir", "multiprocess_dir",
+                     "runbooks_dir"):
             path = getattr(self, name)
             if not path.is_absolute():
                 object.__setattr__(self, name, self.root_dir / path)

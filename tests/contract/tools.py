@@ -1,4 +1,4 @@
-"""The Prometheus command-line tools: required under CI, skipped with a reason elsewhere."""
+"""What a test needs from the machine: required under CI, skipped with a reason elsewhere."""
 
 import os
 import shutil
@@ -6,12 +6,17 @@ import shutil
 import pytest
 
 
+def unavailable(reason: str) -> None:
+    """Skips the test for `reason`; under CI=true, where everything must run, fails it instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} under CI=true: .ci/run must provide it")
+    pytest.skip(reason)
+
+
 def require(binary: str) -> str:
     """Path of `binary`; skips the test when it is missing, unless running under CI."""
     path = shutil.which(binary)
     if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{binary} is missing under CI=true: .ci/run must install it")
-        pytest.skip(f"{binary} not installed (Debian: apt-get install prometheus "
+        unavailable(f"{binary} is not installed (Debian: apt-get install prometheus "
                     "prometheus-pushgateway prometheus-alertmanager)")
     return path

@@ -1,7 +1,8 @@
 """The whole stack on loopback from the real binaries: targets, pushed groups, rules and an alert.
 
-The stack is started once for the module with scrape and evaluation every second; tests run in
-file order, the one that stops the API last.
+The stack is started once for the module with scrape and evaluation every second. Tests do not
+depend on their order: each asks for the pushes and traffic it reads (module fixtures, made
+once), and a component a test stopped is started again before the next test.
 """
 
 import json
@@ -9,18 +10,22 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
 import requests
 
 from churn.data.synthetic import generate
+from churn.errors import ChurnError
 from churn.native_stack import NativeStack
 from tests.conftest import REPO, customer_bodies, env_for
+from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries
 from tests.contract.tools import require
 from tests.integration.processes import free_port
 
 pytestmark = pytest.mark.slow
+JOB_SCRIPTS = {"churn-training": "train.py", "churn-batch-prediction": "predict_batch.py"}
 
 
 @pytest.fixture(scope="module")
@@ -42,28 +47,69 @@ def stack(scored_project, tmp_path_factory):
         native.stop_all()
 
 
+SCRAPE_JOBS = {"api-churn", "pushgateway", "prometheus", "alertmanager"}
+
+
+def all_targets_up(stack: NativeStack) -> list[dict]:
+    up = stack.query("up == 1")
+    return up if {series["metric"]["job"] for series in up} == SCRAPE_JOBS else []
+
+
+@pytest.fixture(autouse=True)
+def everything_running(stack):
+    """Whatever an earlier test stopped runs again, and has been scraped since, so no test depends
+    on the one before it (a restarted Pushgateway's groups are back once Prometheus scrapes it)."""
+    if stack.restart_stopped():
+        stack.wait_until(lambda: all_targets_up(stack), "every target scraped again")
+
+
 def job(stack: NativeStack, script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], env=stack.env,
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_every_target_is_up(stack):
-    up = stack.wait_until(lambda: len(result := stack.query("up == 1")) == 4 and result,
-                          "all four targets up")
-    assert {series["metric"]["job"] for series in up} == {"api-churn", "pushgateway", "prometheus",
-                                                          "alertmanager"}
+def pushed_since(stack: NativeStack, job_name: str, started: float) -> bool:
+    """This run's push of `job_name` reached Prometheus (not an older group of the same name)."""
+    times = stack.query(f'push_time_seconds{{job="{job_name}", instance=""}}')
+    return bool(times) and float(times[0]["value"][1]) >= started
 
 
-def test_pushed_series_keep_their_own_job(stack):
-    for script in ("train.py", "predict_batch.py"):
+@pytest.fixture(scope="module")
+def pushed(stack) -> dict[str, float]:
+    """Training then batch prediction, each waited for until Prometheus holds its own push."""
+    pushed_at = {}
+    for job_name, script in JOB_SCRIPTS.items():
+        started = time.time()
         result = job(stack, script)
         assert result.returncode == 0, f"{script} failed:\n{result.stderr}"
         assert "could not push" not in result.stderr, f"{script} did not push:\n{result.stderr}"
-    f2 = stack.wait_for('model_f2_score{job="churn-training"}')
+        stack.wait_until(lambda job_name=job_name, started=started:
+                         pushed_since(stack, job_name, started), f"{job_name} push scraped")
+        pushed_at[job_name] = started
+    return pushed_at
+
+
+@pytest.fixture(scope="module")
+def traffic(stack) -> int:
+    """50 known customers and one unknown, through /churn/{customer_id}; returns the 200s sent."""
+    ids = pd.read_csv(stack.root / "data" / "predictions.csv")["CustomerId"].head(50)
+    for customer_id in ids:
+        assert requests.get(f"{stack.url('api')}/churn/{customer_id}", timeout=5).ok
+    assert requests.get(f"{stack.url('api')}/churn/1", timeout=5).status_code == 404
+    return len(ids)
+
+
+def test_every_target_is_up(stack):
+    up = stack.wait_until(lambda: all_targets_up(stack), "all four targets up")
+    assert len(up) == len(SCRAPE_JOBS), up
+
+
+def test_pushed_series_keep_their_own_job(stack, pushed):
+    f2 = stack.query('model_f2_score{job="churn-training"}')
     assert 0.5 < float(f2[0]["value"][1]) < 1, f2
-    rows = stack.wait_for('churn_batch_rows_scored{job="churn-batch-prediction"}')
+    rows = stack.query('churn_batch_rows_scored{job="churn-batch-prediction"}')
     customers = len(pd.read_csv(stack.root / "data" / "customers.csv"))
-    assert float(rows[0]["value"][1]) == customers, (rows, customers)
+    assert [float(series["value"][1]) for series in rows] == [customers], (rows, customers)
     levels = stack.query('churn_predictions_by_level{job="churn-batch-prediction"}')
     assert {series["metric"]["level"] for series in levels} == {"low", "medium", "high"}, levels
     # honor_labels: nothing a job pushed is relabelled with the scrape job's name.
@@ -73,11 +119,7 @@ def test_pushed_series_keep_their_own_job(stack):
     assert stack.query('model_version_info{job="churn-training"}'), "the training group is gone"
 
 
-def test_recording_rules_return_data_after_traffic(stack):
-    ids = pd.read_csv(stack.root / "data" / "predictions.csv")["CustomerId"].head(50)
-    for customer_id in ids:
-        assert requests.get(f"{stack.url('api')}/churn/{customer_id}", timeout=5).ok
-    requests.get(f"{stack.url('api')}/churn/1", timeout=5)
+def test_recording_rules_return_data_after_traffic(stack, traffic):
     rate = stack.wait_for('endpoint:api_requests:rate5m{endpoint="/churn/{customer_id}"} > 0')
     assert rate[0]["metric"]["job"] == "api-churn"
     assert stack.wait_for("job:api_requests:rate5m > 0")
@@ -91,19 +133,16 @@ def test_recording_rules_return_data_after_traffic(stack):
 
 def test_a_job_without_pushgateway_keeps_its_results(stack):
     stack.stop("pushgateway")
-    try:
-        textfile = stack.root / "data" / "predictions.prom"
-        before = textfile.stat().st_mtime_ns
-        result = job(stack, "predict_batch.py")
-        assert result.returncode == 0
-        assert result.stderr.count("could not push") == 1
-        assert stack.url("pushgateway") in result.stderr
-        assert textfile.stat().st_mtime_ns > before
-    finally:
-        stack.start("pushgateway")
+    textfile = stack.root / "data" / "predictions.prom"
+    before = textfile.stat().st_mtime_ns
+    result = job(stack, "predict_batch.py")
+    assert result.returncode == 0
+    assert result.stderr.count("could not push") == 1
+    assert stack.url("pushgateway") in result.stderr
+    assert textfile.stat().st_mtime_ns > before
 
 
-def test_runbook_re_push_of_a_kept_metrics_file_works_as_written(stack):
+def test_runbook_re_push_of_a_kept_metrics_file_works_as_written(stack, pushed):
     runbook = (REPO / "tutorial" / "runbooks" / "pushgateway-down.md").read_text()
     (command,) = [text for text in re.findall(r"`([^`]+)`", runbook) if text.startswith("curl --data-binary")]
     local = command.replace("localhost:9091", stack.url("pushgateway").removeprefix("http://"))
@@ -115,7 +154,7 @@ def test_runbook_re_push_of_a_kept_metrics_file_works_as_written(stack):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
-def test_export_writes_the_catalogue_over_a_range(stack, suffix):
+def test_export_writes_the_catalogue_over_a_range(stack, pushed, traffic, suffix):
     out = stack.root / f"export{suffix}"
     env = stack.env
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "export_metrics.py"), "--since", "5m",
@@ -130,12 +169,12 @@ def test_export_writes_the_catalogue_over_a_range(stack, suffix):
         churn = frame[(frame["metric"] == "api_requests_total")
                       & frame["labels"].str.contains("endpoint=/churn/{customer_id}", regex=False)
                       & frame["labels"].str.contains("status_code=200")]
-        assert churn["value"].max() >= 50
+        assert churn["value"].max() >= traffic
     else:
         assert json.loads(text)[0].keys() == {"timestamp", "metric", "labels", "value"}
 
 
-def test_readme_monitoring_commands_run_as_written(stack):
+def test_readme_monitoring_commands_run_as_written(stack, pushed, traffic):
     from tests.contract.test_readme import COMMANDS, needs_stack, run_bash
 
     commands = [command for command in COMMANDS if needs_stack(command)]
@@ -184,4 +223,29 @@ def test_api_down_reaches_the_receiver(stack):
 
     (notification, *_) = stack.wait_until(delivered, "ApiDown delivered", timeout=150)
     assert notification["status"] == "firing" and notification["receiver"] == "critical"
-    assert notification["alerts"][0]["annotations"]["runbook_url"] == "tutorial/runbooks/api-down.md"
+    runbook_url = notification["alerts"][0]["annotations"]["runbook_url"]
+    assert runbook_url == "http://localhost:9095/runbooks/api-down"
+    runbook = requests.get(runbook_url.replace("http://localhost:9095", stack.url("receiver")), timeout=5)
+    assert runbook.status_code == 200 and runbook.text.startswith("# "), runbook.text[:200]
+
+
+def test_every_dashboard_panel_query_returns_data_once_every_job_ran(stack, pushed, traffic):
+    new_customers = stack.root / "data" / "new_customers.csv"
+    for script, *args in (("generate_data.py", "--rows", "1000", "--seed", "9", "--first-id", "17000000",
+                           "--out", str(new_customers)),
+                          ("retrain.py", "--new-data", str(new_customers)),
+                          ("predict_batch.py",)):
+        result = job(stack, script, *args)
+        assert result.returncode == 0, f"{script} failed:\n{result.stderr}"
+    body = customer_bodies(generate(5, seed=31))
+    assert requests.post(f"{stack.url('api')}/predict/batch", json={"customers": body}, timeout=30).ok
+    problems: list[str] = []
+
+    def clean() -> bool:
+        problems[:] = check_queries(stack.query, may_be_empty=EMPTY_WHEN_HEALTHY)
+        return not problems
+
+    try:
+        stack.wait_until(clean, "every panel query returning data", timeout=60)
+    except ChurnError:
+        pytest.fail("panels without data:\n" + "\n".join(problems))

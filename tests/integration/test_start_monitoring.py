@@ -1,32 +1,26 @@
-"""The native start command as a user runs it: URLs printed, and everything stopped on a signal."""
+"""The start script as a user runs it: URLs printed, and everything stopped on a signal."""
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from churn.native_stack import DEFAULT_PORTS, wait_until
-from tests.conftest import env_for
+from churn.native_stack import DEFAULT_PORTS, port_in_use, wait_until
+from tests.conftest import REPO, env_for
 from tests.contract.tools import require
 from tests.integration.processes import answers
 
 pytestmark = pytest.mark.slow
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
 def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_path, stop_with):
     for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
         require(binary)
-    busy = [port for port in DEFAULT_PORTS.values() if listening(port)]
+    busy = [port for port in DEFAULT_PORTS.values() if port_in_use(port)]
     if busy:
         message = f"ports {busy} are in use (a stack already running?)"
         pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
@@ -35,8 +29,8 @@ def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_
     output = tmp_path / "out.txt"
     with output.open("w") as sink:
         launcher = subprocess.Popen(
-            [sys.executable, "-m", "churn.native_stack", "--workdir", str(tmp_path / "stack")],
-            env=env_for(project), stdout=sink, stderr=subprocess.STDOUT)
+            [str(REPO / "scripts" / "start_monitoring.sh"), "--native", "--workdir", str(tmp_path / "stack")],
+            env=env_for(project, PYTHON=sys.executable), stdout=sink, stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: "Press Ctrl-C" in output.read_text(), "stack up", timeout=90,
                        process=launcher)
@@ -48,4 +42,12 @@ def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_
         finally:
             launcher.kill()
     assert "stopped." in output.read_text()
-    assert [port for port in DEFAULT_PORTS.values() if listening(port)] == []
+    assert [port for port in DEFAULT_PORTS.values() if port_in_use(port)] == []
+
+
+@pytest.mark.parametrize("option", ["--bogus", "down"])
+def test_start_refuses_an_unknown_option_with_the_usage(option):
+    result = subprocess.run([str(REPO / "scripts" / "start_monitoring.sh"), option],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    assert f"unknown option: {option}" in result.stderr and "--native" in result.stderr

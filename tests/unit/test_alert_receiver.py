@@ -61,3 +61,19 @@ def test_not_json_is_400(receiver):
 def test_health_answers(receiver):
     client, _ = receiver
     assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_runbooks_are_served_by_name_and_listed(settings):
+    client = TestClient(create_receiver_app(settings))
+    page = client.get("/runbooks/api-down")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    assert page.text == (settings.runbooks_dir / "api-down.md").read_text(encoding="utf-8")
+    assert client.get("/runbooks/api-down.md").text == page.text
+    index = client.get("/runbooks/").text
+    assert "/runbooks/api-down\n" in index and "/runbooks/data-drift\n" in index
+
+
+@pytest.mark.parametrize("name", ["nothing-here", "..%2Fapi-down", "%2e%2e%2fREADME"])
+def test_an_unknown_runbook_is_404_and_reads_no_file(settings, name):
+    answer = TestClient(create_receiver_app(settings)).get(f"/runbooks/{name}")
+    assert answer.status_code == 404 and "detail" in answer.json()

@@ -20,6 +20,8 @@ COLUMNS = [
     "Balance", "NumOfProducts", "HasCrCard", "IsActiveMember", "EstimatedSalary", "Exited",
 ]
 FIRST_CUSTOMER_ID = 15_565_701
+# The default file: as many customers as the real data set, and the seed the README's ids come from.
+DEFAULT_ROWS, DEFAULT_SEED = 10_000, 42
 AGE_BAND_EDGES = [30, 40, 50, 60, 70]  # bands: <30, 30-40, 40-50, 50-60, 60-70, 70+
 MISSING_SHARE = 0.01
 MISSING_COLUMNS = ["CreditScore", "Age", "Tenure", "EstimatedSalary"]

@@ -1,0 +1,86 @@
+"""The provisioned Grafana dashboards as data: their panels' PromQL, runnable against any Prometheus.
+
+Contract tests read the files; stack tests pass their own `query` to `check_queries` to prove that
+every panel shows data on a running stack.
+"""
+
+import json
+import re
+from collections.abc import Callable, Collection, Iterator
+
+from tests.conftest import REPO
+
+DASHBOARDS = REPO / "monitoring" / "grafana" / "dashboards"
+# What Grafana would put in place of its built-in variables. One minute is at least four scrapes
+# of both the native test stack (1 s) and the containers (10-15 s); five minutes stand in for
+# "the selected range" (the range of an instant query).
+BUILT_IN = {"__rate_interval": "1m", "__interval": "1m", "__range": "5m"}
+VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+
+
+def dashboards() -> dict[str, dict]:
+    """Every dashboard JSON file, by uid."""
+    boards = (json.loads(path.read_text()) for path in sorted(DASHBOARDS.glob("*.json")))
+    return {board["uid"]: board for board in boards}
+
+
+def panels(board: dict) -> Iterator[dict]:
+    """Every panel of a dashboard, those inside (collapsed) rows included; rows themselves too."""
+    for panel in board.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    """(dashboard uid, panel title, PromQL) of every query target of every panel."""
+    return [(uid, panel["title"], target["expr"])
+            for uid, board in dashboards().items() for panel in panels(board)
+            for target in panel.get("targets", []) if target.get("expr")]
+
+
+def template_values() -> dict[str, str]:
+    """A value for each dashboard variable: its "All" value where it has one, else its current one."""
+    values = {}
+    for board in dashboards().values():
+        for variable in board.get("templating", {}).get("list", []):
+            current = variable.get("current", {}).get("value")
+            if variable.get("includeAll"):
+                values[variable["name"]] = variable.get("allValue") or ".*"
+            elif current:
+                values[variable["name"]] = current[0] if isinstance(current, list) else current
+    return values
+
+
+def as_promql(expr: str) -> str:
+    """`expr` with Grafana's variables replaced, as Prometheus's HTTP API accepts it."""
+    values = BUILT_IN | template_values()
+
+    def value(match: re.Match) -> str:
+        name = next(group for group in match.groups() if group)
+        return values.get(name, match.group(0))
+
+    return VARIABLE.sub(value, expr)
+
+
+# Panels whose empty answer is the healthy state: no alert is firing.
+EMPTY_WHEN_HEALTHY = frozenset({("overview", "Firing alerts")})
+
+
+def check_queries(query: Callable[[str], list],
+                  queries: list[tuple[str, str, str]] | None = None,
+                  may_be_empty: Collection[tuple[str, str]] = ()) -> list[str]:
+    """Problems found running every panel query through `query` (PromQL -> instant vector).
+
+    A query is a problem when `query` raises (invalid PromQL, Prometheus unreachable) or returns
+    no series, unless its (dashboard uid, panel title) is in `may_be_empty`.
+    """
+    problems = []
+    for uid, title, expr in panel_queries() if queries is None else queries:
+        try:
+            result = query(as_promql(expr))
+        except Exception as error:  # whatever the caller's client raises is one more finding
+            problems.append(f"{uid} / {title}: {expr} failed: {error}")
+            continue
+        if not result and (uid, title) not in may_be_empty:
+            problems.append(f"{uid} / {title}: {expr} returned no series")
+    return problems
