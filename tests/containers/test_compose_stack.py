@@ -91,6 +91,11 @@ class Stack:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def report(config: pytest.Config, line: str) -> None:
+    """A line in pytest's own output, shown without -s: figures that the issue notes quote."""
+    config.pluginmanager.get_plugin("terminalreporter").write_line(line)
+
+
 def project_leftovers() -> dict[str, list[str]]:
     label = f"label=com.docker.compose.project={PROJECT}"
     return {kind: docker(*command, "--filter", label, "--quiet", check=False).stdout.split()
@@ -107,7 +112,7 @@ def images_to_provide(config: dict, services: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(engine, tmp_path_factory) -> Iterator[Stack]:
+def stack(engine, tmp_path_factory, request) -> Iterator[Stack]:
     if busy := [port for port in PUBLISHED.values() if port_in_use(port)]:
         unavailable(f"ports {busy} are in use (is a churn-monitoring stack running?)")
     config = yaml.safe_load(compose("config").stdout)
@@ -131,8 +136,8 @@ def stack(engine, tmp_path_factory) -> Iterator[Stack]:
         if not image_existed:
             docker("image", "rm", "--force", built_image, check=False)
         standins.remove()
-        print("\ncontainer test timings:", ", ".join(f"{step} {seconds:.0f} s"
-                                                      for step, seconds in started.timings.items()))
+        report(request.config, "\ncontainer test timings: " + ", ".join(
+            f"{step} {seconds:.0f} s" for step, seconds in started.timings.items()))
     assert project_leftovers() == {"containers": [], "volumes": [], "networks": []}
 
 
@@ -237,9 +242,9 @@ def memory_by_service() -> dict[str, tuple[float, float]]:
             for name, text in usage.items()}
 
 
-def test_memory_after_traffic_stays_well_within_each_limit(stack, traffic):
+def test_memory_after_traffic_stays_well_within_each_limit(stack, traffic, request):
     memory = memory_by_service()
-    print("\nmemory after the test's traffic:", ", ".join(
+    report(request.config, "\nmemory after the test's traffic: " + ", ".join(
         f"{service} {used:.0f}/{limit:.0f} MiB" for service, (used, limit) in sorted(memory.items())))
     assert set(memory) == set(stack.services) - {"bootstrap"}
     for service, (used, limit) in memory.items():
