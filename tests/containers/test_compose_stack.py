@@ -93,7 +93,8 @@ class Stack:
 
 def report(config: pytest.Config, line: str) -> None:
     """A line in pytest's own output, shown without -s: figures that the issue notes quote."""
-    config.pluginmanager.get_plugin("terminalreporter").write_line(line)
+    with config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+        config.pluginmanager.get_plugin("terminalreporter").write_line(line)
 
 
 def project_leftovers() -> dict[str, list[str]]:
