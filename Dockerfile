@@ -32,5 +32,5 @@ USER churn
 EXPOSE 8000
 # The slim image has no curl: the healthcheck is a few lines of standard-library Python.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-m", "churn.healthcheck", "http://127.0.0.1:8000/ready"]
+    CMD ["python", "-m", "churn.ops.healthcheck", "http://127.0.0.1:8000/ready"]
 CMD ["python", "scripts/serve.py", "--host", "0.0.0.0", "--port", "8000"]

@@ -41,7 +41,7 @@ monitoring: data/predictions.csv
 	scripts/start_monitoring.sh --native
 
 test: $(VENV)/.dev
-	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff check src scripts tests benchmarks
 	$(BIN)/python -m pytest
 
 # The Compose stack in real containers alone (part of `make test` too): needs Docker.
@@ -49,7 +49,7 @@ test-containers: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/containers
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff check src scripts tests benchmarks
 
 clean:
 	rm -rf $(VENV) models/[0-9]* models/latest data/customers.csv data/predictions.csv logs/*.log

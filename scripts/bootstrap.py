@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from churn.bootstrap import bootstrap
 from churn.cli import run_job
+from churn.jobs import bootstrap
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from churn.cli import run_job
-from churn.export import export_metrics
+from churn.ops.export import export_metrics
 
 
 def main() -> int:

@@ -4,8 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from churn.batch import predict_batch
 from churn.cli import add_push_option, run_job
+from churn.jobs import batch_job
 
 
 def main() -> int:
@@ -14,7 +14,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="predictions CSV (default: the configured predictions_path)")
     add_push_option(parser)
     args = parser.parse_args()
-    return run_job("prediction", lambda settings: predict_batch(settings, args.data, args.out,
+    return run_job("prediction", lambda settings: batch_job(settings, args.data, args.out,
                                                                   push=not args.no_push))
 
 

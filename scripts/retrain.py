@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from churn.cli import add_push_option, run_job
-from churn.model.retraining import retrain
+from churn.jobs import retraining_job
 
 
 def main() -> int:
@@ -16,7 +16,7 @@ def main() -> int:
                              "(default: the configured data_path)")
     add_push_option(parser)
     args = parser.parse_args()
-    return run_job("retraining", lambda settings: retrain(settings, args.new_data, args.data,
+    return run_job("retraining", lambda settings: retraining_job(settings, args.new_data, args.data,
                                                                 push=not args.no_push))
 
 

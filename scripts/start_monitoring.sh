@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 usage() { sed -n '2,6p' "$0" | cut -c3-; }
 
 case "${1:-}" in
-    --native) shift; exec "${PYTHON:-.venv/bin/python}" -m churn.native_stack "$@" ;;
+    --native) shift; exec "${PYTHON:-.venv/bin/python}" -m churn.ops.native_stack "$@" ;;
     --down) exec docker compose down ;;
     --reset) exec docker compose down --volumes ;;
     -h | --help) usage; exit 0 ;;

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from churn.cli import add_push_option, run_job
-from churn.model.training import train
+from churn.jobs import training_job
 
 
 def main() -> int:
@@ -13,7 +13,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="customers CSV (default: the configured data_path)")
     add_push_option(parser)
     args = parser.parse_args()
-    return run_job("training", lambda settings: train(settings, args.data, push=not args.no_push))
+    return run_job("training", lambda settings: training_job(settings, args.data, push=not args.no_push))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from churn.data.schema import NUMERIC_RULES, NumericRule
 from churn.data.synthetic import generate
 from churn.settings import Settings, load_settings
 
@@ -41,13 +42,15 @@ def env_for(root: Path, **extra: str) -> dict[str, str]:
     } | extra
 
 
-def customer_bodies(frame: pd.DataFrame) -> list[dict]:
-    """POST /predict bodies of a frame's complete rows: the features, typed as the API wants."""
-    numbers = ["CreditScore", "Age", "Tenure", "Balance", "EstimatedSalary"]
-    return [{name: float(row[name]) for name in numbers}
-            | {name: int(row[name]) for name in ("NumOfProducts", "HasCrCard", "IsActiveMember")}
-            | {"Geography": row["Geography"], "Gender": row["Gender"]}
-            for _, row in frame.dropna(subset=[*numbers, "Geography", "Gender"]).iterrows()]
+def customer_bodies(frame: pd.DataFrame, settings: Settings | None = None) -> list[dict]:
+    """POST /predict bodies of a frame's rows with every feature of `settings` (default: the
+    configured ones), typed as the API wants: whole numbers and flags as int."""
+    settings = settings or load_settings()
+    types = {name: int if NUMERIC_RULES.get(name, NumericRule()).integer else float
+             for name in settings.numeric_features}
+    types |= dict.fromkeys(settings.categorical_features, str)
+    return [{name: kind(row[name]) for name, kind in types.items()}
+            for _, row in frame.dropna(subset=list(types)).iterrows()]
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import pandas as pd
 from loguru import logger
 
 from churn.data import iter_customer_chunks
-from churn.drift import SCORE, Binning
+from churn.drift import SCORE, Binning, Drift
 from churn.errors import DataValidationError
 from churn.files import atomic_path
-from churn.metrics import JOB_BATCH, batch_registry, drift_registry, publish, read_gauge
 from churn.model.registry import load_model
-from churn.model.scoring import RISK_LEVELS, check_features, risk_levels
+from churn.model.scoring import check_features, trained_categories
+from churn.risk import RISK_LEVELS, risk_levels
 from churn.settings import Settings
 
 PREDICTION_COLUMNS = ["CustomerId", "churn_probability", "risk_level", "model_version", "scored_at"]
@@ -31,7 +31,7 @@ class BatchResult:
     duration_seconds: float
     model_version: str
     out_path: Path
-    psi: dict[str, float]  # per feature, and "score", against the model's training profile
+    drift: Drift  # against the model's training profile
 
 
 def _count_rows(path: Path) -> int:
@@ -41,15 +41,14 @@ def _count_rows(path: Path) -> int:
 
 
 def predict_batch(settings: Settings, data_path: Path | None = None,
-                  out_path: Path | None = None, push: bool = True) -> BatchResult:
-    """Scores `data_path` with the latest model into `out_path`; on any error the old file stays.
-
-    The summary is published as gauges, in `out_path` with the suffix .prom and to the Pushgateway.
-    """
+                  out_path: Path | None = None) -> BatchResult:
+    """Scores `data_path` with the latest model into `out_path`; on any error the old file stays."""
     started = time.perf_counter()
     data_path, out_path = data_path or settings.data_path, out_path or settings.predictions_path
     model = load_model(settings.models_dir)
     check_features(model, settings)
+    # Spelled as trained, closed categories refused: the same rule as the API's request bodies.
+    categories = trained_categories(model)
     expected = _count_rows(data_path) if data_path.is_file() else 0
     scored_at = datetime.now(UTC).isoformat(timespec="seconds")
     logger.info("scoring {} with model {} into {}", data_path, model.version, out_path)
@@ -57,10 +56,11 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
     rows, score_sum = 0, 0.0
     by_level = dict.fromkeys(RISK_LEVELS, 0)
     binning = Binning(model.metadata["reference_profile"])
-    drift_counts = np.zeros((len(binning.names), binning.width))
+    drift_counts = np.zeros((len(binning.columns), binning.width))
     with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
         handle.write(",".join(PREDICTION_COLUMNS) + "\n")
-        for chunk in iter_customer_chunks(data_path, settings, settings.batch_chunk_size):
+        for chunk in iter_customer_chunks(data_path, settings, settings.batch_chunk_size,
+                                          categories):
             probabilities = model.pipeline.predict_proba(chunk[settings.features])[:, 1]
             levels = risk_levels(probabilities, settings)
             pd.DataFrame({
@@ -84,22 +84,16 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
     result = BatchResult(rows=rows, by_level=by_level, average_score=round(score_sum / rows, 6),
                          duration_seconds=round(time.perf_counter() - started, 3),
                          model_version=model.version, out_path=out_path,
-                         psi=binning.psi(drift_counts))
+                         drift=binning.drift(drift_counts))
     logger.success(
         "scored {} customers in {:.2f}s: {} high, {} medium, {} low risk, average score {:.3f}; "
         "wrote {}", rows, result.duration_seconds, by_level["high"], by_level["medium"],
         by_level["low"], result.average_score, out_path)
-    drifted = {name: value for name, value in result.psi.items()
-               if name != SCORE and value >= settings.drift_psi_warning}
+    worth_a_look = result.drift.drifted(settings.drift_psi_warning)
     logger.info("drift against the training data: {}", ", ".join(
-        f"{name} PSI {value:.3f}" for name, value in sorted(drifted.items(), key=lambda item: -item[1]))
+        f"{name} PSI {result.drift.features[name]:.3f}"
+        for name in sorted(worth_a_look, key=lambda name: -result.drift.features[name]))
         or f"no feature over PSI {settings.drift_psi_warning}")
-    textfile = out_path.with_suffix(".prom")
-    previous = read_gauge(textfile, "churn_predictions_high_risk")
-    registry = batch_registry(rows, by_level, result.average_score, result.duration_seconds,
-                              previous_high_risk=previous)
-    drift_registry(registry, result.psi, settings.drift_psi_threshold)
-    publish(JOB_BATCH, registry, settings, textfile, push)
     return result
 
 
@@ -131,8 +125,12 @@ def read_predictions(path: Path) -> PredictionTable:
                            model_version=str(versions[0]) if len(versions) else "")
 
 
-def unscored_customers(settings: Settings, scored_ids: np.ndarray) -> dict[int, dict]:
-    """Features of customers in the customers file that have no precomputed prediction."""
+def unscored_customers(settings: Settings, scored_ids: np.ndarray,
+                       categories: dict[str, list[str]] | None = None) -> dict[int, dict]:
+    """Features of customers in the customers file that have no precomputed prediction.
+
+    `categories`: the served model's trained ones, checked as predict_batch checks them.
+    """
     path = settings.data_path
     if not path.is_file():
         return {}
@@ -140,7 +138,7 @@ def unscored_customers(settings: Settings, scored_ids: np.ndarray) -> dict[int, 
     if np.isin(ids, scored_ids).all():
         return {}
     unscored: dict[int, dict] = {}
-    for chunk in iter_customer_chunks(path, settings, settings.batch_chunk_size):
+    for chunk in iter_customer_chunks(path, settings, settings.batch_chunk_size, categories):
         missing = chunk[~np.isin(chunk[settings.id_column].to_numpy(), scored_ids)]
         features = missing[settings.features].astype(object).where(missing[settings.features].notna())
         for customer_id, row in zip(missing[settings.id_column], features.to_dict("records"),

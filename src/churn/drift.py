@@ -1,10 +1,14 @@
-"""Reference profiles of the training data, the baseline that drift is measured against.
+"""Drift: how far scored data has moved from the training data, feature by feature.
 
-A numeric feature is cut at its training deciles, a categorical one by its categories; missing
-values always have a bin of their own (the last), so a rise in blanks is drift too.
+A model carries a reference profile of its training data: a numeric feature is cut at its
+training deciles, a categorical one by its categories, and missing values always have a bin of
+their own (the last), so a rise in blanks is drift too. Data scored later (the API's recent
+inputs, a batch, a file for the report) is binned the same way and compared with the Population
+Stability Index.
 """
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -60,66 +64,89 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
     return np.sum((actual - expected) * np.log(actual / expected), axis=-1)
 
 
-def drifted_features(psi: dict[str, float], threshold: float) -> list[str]:
-    """Features (never the score) whose PSI is at or over `threshold`, sorted by name."""
-    return sorted(name for name, value in psi.items() if name != SCORE and value >= threshold)
+@dataclass(frozen=True)
+class Drift:
+    """PSI against the training profile: of each feature, and of the model's scores apart.
+
+    Only features decide whether data drifted; the scores' PSI says how much the model's
+    answers moved, which follows from the features and is reported beside them.
+    """
+
+    features: dict[str, float]
+    score: float
+
+    @classmethod
+    def none_yet(cls, features: list[str]) -> "Drift":
+        """What is reported before there is anything to judge: every PSI 0."""
+        return cls(dict.fromkeys(features, 0.0), 0.0)
+
+    def drifted(self, threshold: float) -> list[str]:
+        """Features whose PSI is at or over `threshold`, sorted by name."""
+        return sorted(name for name, value in self.features.items() if value >= threshold)
+
+    def detected(self, threshold: float) -> bool:
+        return bool(self.drifted(threshold))
 
 
 class Binning:
-    """Maps rows to the profile's bins: one column per feature (and the score), every row a bin.
+    """Maps rows to the profile's bins and turns bin counts into a Drift.
 
-    Categorical features get one extra bin, before the missing one, for categories the training
-    data never had; its expected share is 0, so any such value counts as drift.
+    Every profiled column (each feature, then the score) is one row of a table of bins, padded
+    to the widest column:
+      numeric      one bin per interval between the training deciles, then `missing`;
+      categorical  one bin per category seen in training, then `unseen` (expected share 0, so
+                   any category the training data never had counts as drift), then `missing`.
     """
 
     def __init__(self, profile: dict) -> None:
         self.features = list(profile["features"])
         specs = [profile["features"][name] for name in self.features] + [profile["score"]]
-        self.names = [*self.features, SCORE]
+        self.columns = [*self.features, SCORE]
         self.width = max(len(spec["proportions"]) + (spec["kind"] == "categorical") for spec in specs)
+        # Training share of every bin of every column (columns x width); padding stays 0.
         self.expected = np.zeros((len(specs), self.width))
-        self._numeric: dict[int, np.ndarray] = {}
-        self._categories: dict[int, dict[str, int]] = {}
-        self._bins = np.zeros(len(specs), dtype=int)
-        self._missing = np.zeros((len(specs), self.width), dtype=bool)
+        self._edges: dict[int, np.ndarray] = {}                  # numeric column -> decile edges
+        self._category_bin: dict[int, dict[str, int]] = {}       # categorical column -> bins
+        self._missing_bin = np.zeros(len(specs), dtype=int)      # column -> its last bin
+        self._is_missing_bin = np.zeros((len(specs), self.width), dtype=bool)
         for column, spec in enumerate(specs):
             shares = spec["proportions"]
             if spec["kind"] == "numeric":
-                self._numeric[column] = np.asarray(spec["edges"], dtype=float)
+                self._edges[column] = np.asarray(spec["edges"], dtype=float)
                 self.expected[column, :len(shares)] = shares
             else:
-                self._categories[column] = {name: index for index, name in enumerate(spec["categories"])}
+                self._category_bin[column] = {name: index for index, name in enumerate(spec["categories"])}
                 self.expected[column, :len(shares) - 1] = shares[:-1]  # known categories, unseen: 0
                 self.expected[column, len(shares)] = shares[-1]        # missing
-            self._bins[column] = len(shares) + (spec["kind"] == "categorical")
-            self._missing[column, self._bins[column] - 1] = True
+            self._missing_bin[column] = len(shares) - 1 + (spec["kind"] == "categorical")
+            self._is_missing_bin[column, self._missing_bin[column]] = True
 
-    def bins(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Bin index of every row (rows x features+score) from column arrays of equal length."""
-        rows = len(next(iter(columns.values())))
-        out = np.empty((rows, len(self.names)), dtype=np.int16)
-        for column, name in enumerate(self.names):
-            values = columns[name]
-            missing_bin = self._bins[column] - 1
-            if column in self._numeric:
-                numbers = np.asarray(values, dtype=float)
+    def bins(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Bin index of every row (rows x columns) from value arrays of equal length."""
+        rows = len(next(iter(values.values())))
+        out = np.empty((rows, len(self.columns)), dtype=np.int16)
+        for column, name in enumerate(self.columns):
+            column_values = values[name]
+            missing_bin = self._missing_bin[column]
+            if column in self._edges:
+                numbers = np.asarray(column_values, dtype=float)
                 out[:, column] = np.where(np.isnan(numbers), missing_bin,
-                                          np.searchsorted(self._numeric[column], numbers, side="left"))
+                                          np.searchsorted(self._edges[column], numbers, side="left"))
             else:
-                known, unseen = self._categories[column], missing_bin - 1
+                known, unseen = self._category_bin[column], missing_bin - 1
                 out[:, column] = [missing_bin if value is None or value != value
-                                  else known.get(str(value), unseen) for value in values]
+                                  else known.get(str(value), unseen) for value in column_values]
         return out
 
     def counts(self, bins: np.ndarray) -> np.ndarray:
-        """Rows per bin for each feature (features+score x width)."""
-        counts = np.zeros((len(self.names), self.width))
-        for column in range(len(self.names)):
+        """Rows per bin of each column (columns x width)."""
+        counts = np.zeros((len(self.columns), self.width))
+        for column in range(len(self.columns)):
             counts[column] = np.bincount(bins[:, column], minlength=self.width)[:self.width]
         return counts
 
-    def psi(self, counts: np.ndarray, present_only: bool = False) -> dict[str, float]:
-        """PSI per name from bin counts.
+    def drift(self, counts: np.ndarray, present_only: bool = False) -> Drift:
+        """The Drift of data binned into `counts`.
 
         `present_only` compares the distributions of present values: for inputs that cannot be
         missing (the API's), the training data's ~1% of blanks would otherwise add a constant
@@ -127,12 +154,13 @@ class Binning:
         """
         expected = self.expected
         if present_only:
-            counts = np.where(self._missing, 0, counts)
-            expected = np.where(self._missing, 0, expected)
+            counts = np.where(self._is_missing_bin, 0, counts)
+            expected = np.where(self._is_missing_bin, 0, expected)
             expected = expected / expected.sum(axis=1, keepdims=True)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        return dict(zip(self.names, psi(expected, shares).round(6).tolist(), strict=True))
+        *features, score = psi(expected, shares).round(6).tolist()
+        return Drift(dict(zip(self.features, features, strict=True)), score)
 
 
 class DriftWindow:
@@ -144,11 +172,11 @@ class DriftWindow:
 
     def __init__(self, binning: Binning, size: int) -> None:
         self.binning, self.size = binning, size
-        self._ring = np.zeros((size, len(binning.names)), dtype=np.int16)
-        self._counts = np.zeros((len(binning.names), binning.width))
+        self._ring = np.zeros((size, len(binning.columns)), dtype=np.int16)
+        self._counts = np.zeros((len(binning.columns), binning.width))
         self._rows = 0          # rows seen so far, of which min(rows, size) are in the window
         self._lock = threading.Lock()
-        self._columns = np.arange(len(binning.names))
+        self._columns = np.arange(len(binning.columns))
 
     def add(self, bins: np.ndarray) -> None:
         with self._lock:
@@ -163,11 +191,15 @@ class DriftWindow:
     def __len__(self) -> int:
         return min(self._rows, self.size)
 
-    def psi(self) -> dict[str, float]:
-        """PSI of the window's present values (see Binning.psi)."""
+    def drift(self) -> Drift:
+        """Drift of the window's present values (see Binning.drift)."""
         with self._lock:
             counts = self._counts.copy()
-        return self.binning.psi(counts, present_only=True)
+        return self.binning.drift(counts, present_only=True)
+
+    def judged(self, min_rows: int) -> Drift | None:
+        """The window's drift once it holds `min_rows` rows; before that, too few to judge."""
+        return self.drift() if len(self) >= min_rows else None
 
     def window_bins(self) -> np.ndarray:
         """The rows' bins currently in the window (for checks against a fresh computation)."""

@@ -2,34 +2,58 @@
 
 The API's are scraped: every labelled series a dashboard or an alert reads is created at
 start-up with a zero, so a fresh service shows flat lines instead of "No data" and absent()
-only fires when it should. The jobs' are pushed to the Pushgateway at the end of a run.
+only fires when it should. The jobs' are filled once a run has succeeded and published by
+churn.publishing.
 """
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from loguru import logger
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    push_to_gateway,
-    write_to_textfile,
-)
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_fastapi_instrumentator.metrics import Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from churn.drift import SCORE, drifted_features
-from churn.model.scoring import RISK_LEVELS
-from churn.settings import Settings
+from churn.drift import Drift
+from churn.risk import RISK_LEVELS
+
+if TYPE_CHECKING:  # only a type hint: importing it would load starlette into every batch job
+    from prometheus_fastapi_instrumentator.metrics import Info
 
 # Every latency threshold a rule, SLO or panel uses must be one of these (2 s: the course's alert).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
 # Tenths, so the risk thresholds (0.5, 0.7) are bucket boundaries.
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SOURCES = ("cache", "model")
+
+
+@dataclass(frozen=True)
+class DriftGauges:
+    """The drift series: the same names for the API (its recent inputs) and for each batch."""
+
+    feature: Gauge
+    score: Gauge
+    detected: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> "DriftGauges":
+        # Under several API workers each measures the requests it served; a sum of their PSI
+        # would mean nothing, the worst of them is what an alert should see (livemax).
+        return cls(
+            feature=Gauge("churn_feature_drift_psi", "PSI of a feature of the scored inputs (the "
+                          "API's recent window, or the latest batch) against its training profile; "
+                          "0 until there are enough rows to judge.", ["feature"], registry=registry,
+                          multiprocess_mode="livemax"),
+            score=Gauge("churn_score_drift_psi", "PSI of the churn probabilities of the same inputs "
+                        "against those of the test split at training.", registry=registry,
+                        multiprocess_mode="livemax"),
+            detected=Gauge("churn_data_drift_detected", "1 when a feature's PSI is at or over the "
+                           "drift threshold, else 0.", registry=registry, multiprocess_mode="livemax"),
+        )
+
+    def record(self, drift: Drift, threshold: float) -> None:
+        for name, value in drift.features.items():
+            self.feature.labels(name).set(value)
+        self.score.set(drift.score)
+        self.detected.set(int(drift.detected(threshold)))
 
 
 @dataclass(frozen=True)
@@ -44,15 +68,15 @@ class ApiMetrics:
     cache_misses: Counter
     score: Histogram
     model_info: Gauge
-    feature_drift: Gauge
-    score_drift: Gauge
-    drift_detected: Gauge
+    drift: "DriftGauges"
     # labels() costs a lock and a tuple per call; children of these bounded label sets are reused.
     _children: dict[tuple, tuple] = field(default_factory=dict)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "ApiMetrics":
         # multiprocess_mode only matters under several workers: it says how their values combine.
+        # A Counter is declared without its suffix: Counter("api_requests") is exposed on /metrics
+        # as api_requests_total (and histograms as _bucket, _count and _sum), the names queried.
         return cls(
             requests=Counter("api_requests", "HTTP requests answered.",
                              ["method", "endpoint", "status_code"], registry=registry),
@@ -79,17 +103,7 @@ class ApiMetrics:
                             buckets=SCORE_BUCKETS, registry=registry),
             model_info=Gauge("model_info", "The model being served: 1 for its version and algorithm.",
                              ["version", "algorithm"], registry=registry, multiprocess_mode="livemax"),
-            # Each worker measures drift on the requests it served; the sum of several workers'
-            # PSI would mean nothing, the worst of them is what an alert should see.
-            feature_drift=Gauge("churn_feature_drift_psi", "PSI of the recent /predict inputs of a "
-                                "feature against its training profile (0 until the window is full "
-                                "enough).", ["feature"], registry=registry, multiprocess_mode="livemax"),
-            score_drift=Gauge("churn_score_drift_psi", "PSI of the recently served churn "
-                              "probabilities against those of the test split at training.",
-                              registry=registry, multiprocess_mode="livemax"),
-            drift_detected=Gauge("churn_data_drift_detected", "1 when a feature's PSI is at or over "
-                                 "the drift threshold, else 0.", registry=registry,
-                                 multiprocess_mode="livemax"),
+            drift=DriftGauges.create(registry),
         )
 
     def initialise(self, routes: list[tuple[str, str]]) -> None:
@@ -102,15 +116,7 @@ class ApiMetrics:
             for level in RISK_LEVELS:
                 self.predictions.labels(source, level)
 
-    def record_drift(self, psi: dict[str, float], threshold: float) -> None:
-        """Sets the drift gauges from a PSI per feature (and "score")."""
-        for name, value in psi.items():
-            if name != SCORE:
-                self.feature_drift.labels(name).set(value)
-        self.score_drift.set(psi.get(SCORE, 0.0))
-        self.drift_detected.set(int(bool(drifted_features(psi, threshold))))
-
-    def record_request(self, info: Info) -> None:
+    def record_request(self, info: "Info") -> None:
         """The instrumentator's custom instrumentation: called once per finished request."""
         key = (info.method, info.modified_handler, info.modified_status)
         children = self._children.get(key)
@@ -209,19 +215,6 @@ def batch_registry(rows: int, by_level: dict[str, int], average_score: float,
     return registry
 
 
-def drift_registry(registry: CollectorRegistry, psi: dict[str, float], threshold: float) -> None:
-    """Adds a batch's drift to its registry: the same names the API serves, under the batch's job."""
-    feature_drift = Gauge("churn_feature_drift_psi", "PSI of a feature of the latest batch against "
-                          "its training profile.", ["feature"], registry=registry)
-    for name, value in psi.items():
-        if name != SCORE:
-            feature_drift.labels(name).set(value)
-    Gauge("churn_score_drift_psi", "PSI of the latest batch's churn probabilities against those "
-          "of the test split at training.", registry=registry).set(psi.get(SCORE, 0.0))
-    Gauge("churn_data_drift_detected", "1 when a feature of the latest batch is at or over the "
-          "drift threshold, else 0.", registry=registry).set(int(bool(drifted_features(psi, threshold))))
-
-
 def retraining_registry(promoted: bool, challenger_f2: float, champion_f2: float) -> CollectorRegistry:
     """The retraining job's gauges: the decision and the two scores it was made on."""
     registry = CollectorRegistry()
@@ -235,39 +228,6 @@ def retraining_registry(promoted: bool, challenger_f2: float, champion_f2: float
             "Unix time at which a retraining run last succeeded.", time.time()),
     })
     return registry
-
-
-def read_gauge(textfile: Path, name: str) -> float | None:
-    """A value from a metrics file an earlier run published, or None if there is none."""
-    if not textfile.is_file():
-        return None
-    for family in text_string_to_metric_families(textfile.read_text(encoding="utf-8")):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    return None
-
-
-def publish(job: str, registry: CollectorRegistry, settings: Settings, textfile: Path,
-            push: bool = True) -> bool:
-    """Writes the job's metrics to `textfile`, then pushes them; True if the push went through.
-
-    An unreachable Pushgateway costs one warning, never the job's results: the text file keeps
-    the values, in the format the Pushgateway accepts, for a later `curl --data-binary @file`.
-    """
-    write_to_textfile(str(textfile), registry)
-    if not push:
-        logger.info("metrics of {} written to {} (not pushed: --no-push)", job, textfile)
-        return False
-    try:
-        push_to_gateway(settings.pushgateway_url, job=job, registry=registry,
-                        timeout=settings.pushgateway_timeout_seconds)
-    except OSError as exc:  # URLError and HTTPError are OSErrors too
-        logger.warning("could not push {} metrics to the Pushgateway at {} ({}); they are kept in {}",
-                       job, settings.pushgateway_url, getattr(exc, "reason", exc), textfile)
-        return False
-    logger.info("metrics of {} pushed to {} and written to {}", job, settings.pushgateway_url, textfile)
-    return True
 
 
 # Every catalogue series as Prometheus stores it, for exports: counters with _total, histograms

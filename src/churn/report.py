@@ -15,7 +15,7 @@ import pandas as pd
 from loguru import logger
 
 from churn.data import load_customers
-from churn.drift import SCORE, Binning, build_profile
+from churn.drift import SCORE, Binning, Drift, build_profile
 from churn.errors import DataValidationError
 from churn.files import write_text_atomic
 from churn.model.registry import LoadedModel, load_model
@@ -62,19 +62,20 @@ def read_current(path: Path, settings: Settings, model: LoadedModel) -> pd.DataF
     return frame.assign(**{SCORE: model.pipeline.predict_proba(frame[settings.features])[:, 1]})
 
 
-def measure(binning: Binning, profile: dict, current: pd.DataFrame) -> list[FeatureDrift]:
-    columns = {name: current[name].to_numpy() for name in binning.names}
-    counts = binning.counts(binning.bins(columns))
-    values = binning.psi(counts)
+def measure(binning: Binning, profile: dict, current: pd.DataFrame) -> tuple[Drift, list[FeatureDrift]]:
+    """The drift of `current`, and a chart's worth of bins for each feature and the score."""
+    counts = binning.counts(binning.bins({name: current[name].to_numpy() for name in binning.columns}))
+    drift = binning.drift(counts)
+    values = drift.features | {SCORE: drift.score}
     specs = profile["features"] | {SCORE: profile["score"]}
     drifts = []
-    for row, name in enumerate(binning.names):
+    for row, name in enumerate(binning.columns):
         labels = bin_labels(specs[name])
         width = len(labels) if specs[name]["kind"] == "categorical" else len(specs[name]["proportions"])
         shares = counts[row] / max(counts[row].sum(), 1)
         drifts.append(FeatureDrift(name, labels[:width], binning.expected[row, :width],
                                    shares[:width], values[name]))
-    return sorted(drifts, key=lambda drift: -drift.psi)
+    return drift, sorted(drifts, key=lambda chart: -chart.psi)
 
 
 def verdict(value: float, settings: Settings) -> tuple[str, str]:
@@ -142,11 +143,12 @@ def drift_report(settings: Settings, current_path: Path, out: Path, reference: s
         profile = build_profile(base, settings.numeric_features, settings.categorical_features,
                                 base[SCORE].to_numpy())
     current = read_current(current_path, settings, model)
-    drifts = measure(Binning(profile), profile, current)
+    drift, charts = measure(Binning(profile), profile, current)
     against = f"model {model.version}" if reference == "model" else Path(reference).name
     title = f"Drift of {current_path.name} against {against}"
-    write_text_atomic(out, render(drifts, settings, title))
-    drifted = [drift.name for drift in drifts if drift.psi >= settings.drift_psi_threshold]
+    write_text_atomic(out, render(charts, settings, title))
+    # Features only, as for /drift and churn_data_drift_detected: the score's PSI is shown, not counted.
+    drifted = drift.drifted(settings.drift_psi_threshold)
     logger.success("drift report of {} rows: {} drifted ({}); wrote {}", len(current), len(drifted),
                    ", ".join(drifted) or "none", out)
     return len(drifted)

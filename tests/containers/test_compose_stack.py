@@ -26,7 +26,7 @@ import requests
 import yaml
 
 from churn.errors import ChurnError
-from churn.native_stack import port_in_use, query, stop_process, wait_until
+from churn.ops.native_stack import port_in_use, query, stop_process, wait_until
 from tests.conftest import REPO
 from tests.containers.standins import StandIns, docker
 from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from churn.drift import SCORE
+from churn.drift import Drift
 from churn.metrics import (
     ApiMetrics,
+    DriftGauges,
     batch_registry,
-    drift_registry,
     retraining_registry,
     training_registry,
 )
@@ -75,13 +75,13 @@ def exposed_series() -> set[str]:
     metrics = ApiMetrics.create(api)
     metrics.initialise([("GET", "/churn/{customer_id}")])
     metrics.serve_model("v1", "logistic")
-    metrics.record_drift({"Age": 0.0, SCORE: 0.0}, threshold=0.25)
+    metrics.drift.record(Drift.none_yet(["Age"]), threshold=0.25)
     training = training_registry({
         "metrics": dict.fromkeys(("f2", "roc_auc", "pr_auc", "precision", "recall"), 0.5),
         "threshold": 0.5, "training_duration_seconds": 1.0, "rows": {"train": 1},
         "version": "v1", "algorithm": "logistic"})
     batch = batch_registry(1, {"high": 1}, 0.5, 1.0, previous_high_risk=1)
-    drift_registry(batch, {"Age": 0.0, SCORE: 0.0}, threshold=0.25)
+    DriftGauges.create(batch).record(Drift.none_yet(["Age"]), threshold=0.25)
     registries = (api, training, batch, retraining_registry(True, 0.7, 0.7))
     return {sample.name for registry in registries for family in registry.collect()
             for sample in family.samples}

@@ -1,4 +1,4 @@
-"""Starting real processes for tests; waiting on them is churn.native_stack.wait_until's job."""
+"""Starting real processes for tests; waiting on them is churn.ops.native_stack.wait_until's job."""
 
 import socket
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from churn.native_stack import stop_process
+from churn.ops.native_stack import stop_process
 
 
 def free_port() -> int:

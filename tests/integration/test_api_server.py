@@ -9,7 +9,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from churn.native_stack import wait_until
+from churn.ops.native_stack import wait_until
 from tests.conftest import REPO, env_for
 from tests.integration.processes import answers, free_port, running
 

@@ -25,6 +25,16 @@ def report(project, *args: str) -> subprocess.CompletedProcess:
                           env=env_for(project), capture_output=True, text=True, timeout=120, check=False)
 
 
+def write_samples(project, customers, churn_probability: float):
+    """logs/input_samples.jsonl as the API writes it: complete inputs and the score they got."""
+    frame = customers.dropna().drop(columns=["Surname", "Exited"])
+    samples = project / "logs" / "input_samples.jsonl"
+    samples.parent.mkdir(exist_ok=True)
+    samples.write_text("".join(json.dumps(row | {"churn_probability": churn_probability}) + "\n"
+                               for row in frame.to_dict("records")))
+    return samples
+
+
 def verdicts(page: str) -> list[tuple[str, str]]:
     return re.findall(r'<tr><td><a href="#([^"]+)">[^<]+</a></td><td>[\d.]+</td><td[^>]*>(\w+)</td>', page)
 
@@ -51,11 +61,7 @@ def test_same_population_is_stable_against_a_csv_reference(project):
 
 
 def test_input_samples_of_the_api_can_be_reported(project):
-    frame = generate(400, seed=63, drift=True).dropna().drop(columns=["Surname", "Exited"])
-    samples = project / "logs" / "input_samples.jsonl"
-    samples.parent.mkdir(exist_ok=True)
-    samples.write_text("".join(json.dumps(row | {"churn_probability": 0.4}) + "\n"
-                               for row in frame.to_dict("records")))
+    samples = write_samples(project, generate(400, seed=63, drift=True), churn_probability=0.4)
     result = report(project, "--current", str(samples), "--out", str(project / "s.html"))
     assert result.returncode == 0, result.stderr
     assert verdicts((project / "s.html").read_text())[0][0] in {"Age", "score"}
@@ -67,3 +73,12 @@ def test_a_bad_file_is_one_clear_error_and_no_page(project):
     assert result.returncode == 1
     assert "bad.csv, line 1, column CreditScore: required column missing" in result.stderr
     assert not (project / "r.html").exists()
+
+
+def test_only_features_count_as_drifted_as_for_the_api(project):
+    """Stable customers whose scores all moved: the score's PSI is shown, but no feature drifted."""
+    samples = write_samples(project, generate(600, seed=64), churn_probability=0.99)
+    result = report(project, "--current", str(samples), "--out", str(project / "s.html"))
+    assert result.returncode == 0, result.stderr
+    assert dict(verdicts((project / "s.html").read_text()))["score"] == "drift"
+    assert "0 drifted (none)" in result.stderr

@@ -18,7 +18,7 @@ import requests
 
 from churn.data.synthetic import generate
 from churn.errors import ChurnError
-from churn.native_stack import NativeStack
+from churn.ops.native_stack import NativeStack
 from tests.conftest import REPO, customer_bodies, env_for
 from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries
 from tests.contract.tools import require

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from churn.native_stack import DEFAULT_PORTS, port_in_use, wait_until
+from churn.ops.native_stack import DEFAULT_PORTS, port_in_use, wait_until
 from tests.conftest import REPO, env_for
 from tests.contract.tools import require
 from tests.integration.processes import answers

@@ -22,6 +22,15 @@ def project(trained_project, tmp_path):
     return settings_for(tmp_path, batch_chunk_size=700)
 
 
+def scores_as_the_original(project, tmp_path, changed: pd.DataFrame) -> bool:
+    """Whether the customers file, rewritten as `changed`, scores exactly as the original does."""
+    changed.to_csv(tmp_path / "changed.csv", index=False)
+    predict_batch(project, out_path=tmp_path / "a.csv")
+    predict_batch(project, data_path=tmp_path / "changed.csv", out_path=tmp_path / "b.csv")
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    return bool((a["churn_probability"] == b["churn_probability"]).all())
+
+
 def test_every_customer_is_scored_once(project):
     result = predict_batch(project)
     predictions = pd.read_csv(project.predictions_path)
@@ -62,11 +71,7 @@ def test_scores_do_not_depend_on_identity_columns(project, tmp_path):
     customers = pd.read_csv(project.data_path)
     renamed = customers.assign(Surname="Anonymous", CustomerId=customers["CustomerId"] + 10**7,
                                RowNumber=0)
-    renamed.to_csv(tmp_path / "renamed.csv", index=False)
-    predict_batch(project, out_path=tmp_path / "a.csv")
-    predict_batch(project, data_path=tmp_path / "renamed.csv", out_path=tmp_path / "b.csv")
-    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
-    assert (a["churn_probability"] == b["churn_probability"]).all()
+    assert scores_as_the_original(project, tmp_path, renamed)
 
 
 def test_bad_row_late_in_the_file_keeps_the_old_predictions(project, tmp_path):
@@ -93,20 +98,33 @@ def test_model_trained_on_other_features_is_refused(project):
         predict_batch(narrower)
 
 
-def test_second_batch_publishes_the_first_batchs_high_risk_count(project):
-    first = predict_batch(project)
-    predict_batch(project)
-    text = project.predictions_path.with_suffix(".prom").read_text()
-    assert f"churn_predictions_high_risk_previous {float(first.by_level['high'])}" in text
-
-
 def test_batch_reports_drift_of_a_shifted_population(project, tmp_path):
     generate(2000, seed=12, drift=True).to_csv(tmp_path / "drifted.csv", index=False)
     drifted = predict_batch(project, data_path=tmp_path / "drifted.csv", out_path=tmp_path / "d.csv")
-    assert drifted.psi["Age"] > 0.25
-    text = (tmp_path / "d.prom").read_text()
-    assert "churn_data_drift_detected 1.0" in text
-    assert 'churn_feature_drift_psi{feature="Age"}' in text
+    assert drifted.drift.features["Age"] > 0.25
+    assert drifted.drift.detected(project.drift_psi_threshold)
     same = predict_batch(project)
-    assert max(value for name, value in same.psi.items() if name != "score") < 0.1
-    assert "churn_data_drift_detected 0.0" in project.predictions_path.with_suffix(".prom").read_text()
+    assert max(same.drift.features.values()) < 0.1
+    assert not same.drift.detected(project.drift_psi_threshold)
+
+
+def test_categories_are_spelled_as_trained_before_scoring(project, tmp_path):
+    customers = pd.read_csv(project.data_path)
+    france = customers.index[customers["Geography"] == "France"][:20]
+    respelled = customers.copy()
+    respelled.loc[france, "Geography"] = [" france", "FRANCE ", "france"] * 6 + ["France"] * 2
+    respelled.loc[france, "Gender"] = respelled.loc[france, "Gender"].str.lower()
+    assert scores_as_the_original(project, tmp_path, respelled)
+
+
+def test_untrained_gender_is_refused_in_one_line_and_keeps_the_old_predictions(project, tmp_path):
+    predict_batch(project)
+    before = project.predictions_path.read_bytes()
+    customers = pd.read_csv(project.data_path)
+    customers.loc[1500, "Gender"] = "X"
+    customers.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataValidationError,
+                       match="line 1502, column Gender: 'X' is not a category") as caught:
+        predict_batch(project, data_path=tmp_path / "bad.csv")
+    assert "\n" not in str(caught.value)
+    assert project.predictions_path.read_bytes() == before

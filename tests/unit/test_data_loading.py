@@ -130,3 +130,27 @@ def test_chunks_detect_duplicates_across_chunks(settings, tmp_path):
 def test_chunks_of_a_valid_file_add_up(settings, tmp_path):
     path = write(tmp_path / "c.csv", generate(1000, seed=2))
     assert sum(len(chunk) for chunk in iter_customer_chunks(path, settings, 300)) == 1000
+
+
+TRAINED = {"Geography": ["France", "Germany", "Spain"], "Gender": ["Male", "Female"]}
+
+
+def test_training_keeps_any_category_it_is_given(settings, frame, tmp_path):
+    frame.loc[3, "Gender"] = "X"
+    assert "X" in set(load_customers(write(tmp_path / "c.csv", frame), settings)["Gender"])
+
+
+def test_scoring_spells_categories_as_trained(settings, frame, tmp_path):
+    frame.loc[[1, 2, 3, 4], "Geography"] = ["france ", "GERMANY", "Portugal", "   "]
+    frame.loc[5, "Gender"] = "female"
+    loaded = load_customers(write(tmp_path / "c.csv", frame), settings, categories=TRAINED)
+    assert loaded["Geography"].iloc[1:4].tolist() == ["France", "Germany", "Portugal"]
+    assert pd.isna(loaded["Geography"].iloc[4]) and loaded["Gender"].iloc[5] == "Female"
+
+
+def test_scoring_refuses_an_untrained_closed_category_naming_line_and_column(settings, frame, tmp_path):
+    frame.loc[[12, 30], "Gender"] = ["X ", "Y"]
+    error = refused(write(tmp_path / "c.csv", frame), settings, with_target=False, categories=TRAINED)
+    assert (error.line, error.column) == (14, "Gender")
+    assert str(error) == (f"{tmp_path / 'c.csv'}, line 14, column Gender: 'X' is not a category "
+                          "the model was trained on (Male, Female)")

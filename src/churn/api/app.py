@@ -7,6 +7,7 @@ their own settings and registry, so two apps in one process never share a series
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -20,6 +21,7 @@ from churn.api import errors
 from churn.api.deps import ApiState
 from churn.api.middleware import RequestContextMiddleware
 from churn.api.routes import admin, predictions, status
+from churn.api.schemas import UNKNOWN_BODIES
 from churn.api.service import activate, load_service
 from churn.errors import ChurnError
 from churn.metrics import ApiMetrics
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None,
         else:
             activate(service, metrics)
             api.service = service
+            app.openapi_schema = None  # in case it was asked for before: now it can name the features
             logger.info("churn API ready for requests")
         yield
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
@@ -68,6 +71,17 @@ def create_app(settings: Settings | None = None,
         routers.append(admin.router)
     for router in routers:
         app.include_router(router)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema plus the request bodies of the served model, which the routes validate
+        by hand; built on first use, again after a reload (admin.py clears it)."""
+        if app.openapi_schema is None:
+            default_openapi().setdefault("components", {}).setdefault("schemas", {}).update(
+                api.service.requests.json_schemas() if api.service else UNKNOWN_BODIES)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     # Added first, so it runs inside the instrumentator, which then counts its 413 and 500 answers.
     app.add_middleware(RequestContextMiddleware, active=metrics.active,

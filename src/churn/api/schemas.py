@@ -1,45 +1,99 @@
-"""Request and response bodies of the API; the field names of a customer are the data schema's."""
+"""Request and response bodies of the API.
 
-from typing import Annotated, Literal
+A customer's body is built from the served model's features and the column rules of
+churn.data.schema, so the docs, the validation and the scoring cannot disagree. Each loaded
+Service holds its own RequestModels and requests are validated against the Service that scores
+them: a reload that brings other training categories validates with them at once.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from churn.data.schema import MAX_CATEGORY_LENGTH
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic.json_schema import models_json_schema
+
+from churn.data.schema import (
+    CLOSED_CATEGORIES,
+    MAX_CATEGORY_LENGTH,
+    NUMERIC_RULES,
+    category_spellings,
+    normalise_category,
+)
 
 RiskLevel = Literal["low", "medium", "high"]
-Flag = Literal[0, 1]
+# Names of the request bodies in the OpenAPI components, which the routes refer to.
+CUSTOMER, CUSTOMER_BATCH = "Customer", "CustomerBatch"
+# Values of the docs' example body; a feature not named here gets one from its rule.
+EXAMPLE = {"CreditScore": 619, "Geography": "France", "Gender": "Female", "Age": 42, "Tenure": 2,
+           "Balance": 0.0, "NumOfProducts": 1, "HasCrCard": 1, "IsActiveMember": 1,
+           "EstimatedSalary": 101348.88}
 
 
-class Customer(BaseModel):
-    """One customer's features. Surname and ids are not accepted: the model never sees them."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{
-            "CreditScore": 619, "Geography": "France", "Gender": "Female", "Age": 42,
-            "Tenure": 2, "Balance": 0.0, "NumOfProducts": 1, "HasCrCard": 1,
-            "IsActiveMember": 1, "EstimatedSalary": 101348.88,
-        }]},
-    )
-
-    CreditScore: float = Field(ge=300, le=900)
-    # Any country is scored (an unseen one is encoded as none of the known ones); drift counts it.
-    Geography: str = Field(min_length=1, max_length=MAX_CATEGORY_LENGTH)
-    Gender: str = Field(min_length=1, max_length=MAX_CATEGORY_LENGTH,
-                        description="one of the genders the model was trained on")
-    Age: float = Field(ge=18, le=120)
-    Tenure: float = Field(ge=0, le=100)
-    Balance: float = Field(ge=0)
-    NumOfProducts: int = Field(ge=1, le=10)
-    HasCrCard: Flag
-    IsActiveMember: Flag
-    EstimatedSalary: float = Field(ge=0)
+def _numeric(name: str) -> tuple[Any, Any]:
+    """Type and example of a numeric feature; one without a rule (a user's own) is any finite number."""
+    rule = NUMERIC_RULES.get(name)
+    if rule is None:
+        return Annotated[float, Field(allow_inf_nan=False)], 0.0
+    example = EXAMPLE.get(name, rule.allowed[0] if rule.allowed else rule.low or 0)
+    if rule.allowed is not None:
+        return Literal[rule.allowed], example
+    if rule.integer:
+        return Annotated[int, Field(ge=rule.low, le=rule.high)], example
+    return Annotated[float, Field(ge=rule.low, le=rule.high, allow_inf_nan=False)], example
 
 
-class CustomerBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _categorical(name: str, known: list[str]) -> tuple[Any, str]:
+    """Type and example of a categorical feature: spelled as trained, closed ones limited to `known`."""
+    spellings = category_spellings(known)
+    normalise = BeforeValidator(
+        lambda value: normalise_category(value, spellings) if isinstance(value, str) else value)
+    example = EXAMPLE[name] if EXAMPLE.get(name) in known else known[0]
+    if name in CLOSED_CATEGORIES:
+        return Annotated[Literal[tuple(known)], normalise], example
+    # Any other text is scored (as none of the known categories); drift counts its share.
+    return Annotated[str, Field(min_length=1, max_length=MAX_CATEGORY_LENGTH), normalise], example
 
-    customers: Annotated[list[Customer], Field(min_length=1)]
+
+@dataclass(frozen=True)
+class RequestModels:
+    """The request bodies of one served model, for validation and for the OpenAPI docs."""
+
+    customer: type[BaseModel]
+    batch: type[BaseModel]
+
+    def json_schemas(self) -> dict[str, dict]:
+        """OpenAPI components of both bodies, by model name."""
+        _, schemas = models_json_schema([(self.customer, "validation"), (self.batch, "validation")],
+                                        ref_template="#/components/schemas/{model}")
+        return schemas["$defs"]
+
+
+# Documented while no model is loaded (an unready start): the bodies depend on the model.
+UNKNOWN_BODIES = {name: {"type": "object", "title": name,
+                         "description": "the features of the model served, once one is loaded"}
+                  for name in (CUSTOMER, CUSTOMER_BATCH)}
+
+
+def request_models(features: dict[str, list[str]], categories: dict[str, list[str]]) -> RequestModels:
+    """Bodies of /predict and /predict/batch for a model's features and trained categories.
+
+    Fields are named f0, f1, ... with the feature as alias: any column name of a CSV file is a
+    valid JSON key, though not always a valid Python or pydantic field name ("Credit Score", "json").
+    """
+    fields: dict[str, Any] = {}
+    example: dict[str, Any] = {}
+    for name in features["numeric"]:
+        kind, example[name] = _numeric(name)
+        fields[f"f{len(fields)}"] = (kind, Field(alias=name))
+    for name in features["categorical"]:
+        kind, example[name] = _categorical(name, categories[name])
+        fields[f"f{len(fields)}"] = (kind, Field(alias=name))
+    # Surname and ids are refused, not dropped: the model never sees them and the caller should know.
+    customer = create_model(CUSTOMER, __config__=ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [example]}), **fields)
+    batch = create_model(CUSTOMER_BATCH, __config__=ConfigDict(extra="forbid"),
+                         customers=(Annotated[list[customer], Field(min_length=1)], ...))
+    return RequestModels(customer=customer, batch=batch)
 
 
 class Prediction(BaseModel):

@@ -1,8 +1,9 @@
 """What the API serves: a verified model, its scorer and the prediction store, loaded together.
 
 A Service's model never changes; a reload builds a new Service and swaps the reference, so
-requests already running finish with the model they started with. Only its prediction store
-(live scores remembered) and its drift window grow as requests arrive.
+requests already running finish with the model they started with, validated against the request
+bodies of that model (built here, from its features and trained categories). Only its prediction
+store (live scores remembered) and its drift window grow as requests arrive.
 """
 
 import json
@@ -13,12 +14,13 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
+from churn.api.schemas import RequestModels, request_models
 from churn.api.store import PredictionStore
 from churn.batch import read_predictions, unscored_customers
-from churn.drift import SCORE, Binning, DriftWindow
+from churn.drift import SCORE, Binning, Drift, DriftWindow
 from churn.metrics import ApiMetrics
 from churn.model.registry import LoadedModel, load_model
-from churn.model.scoring import Scorer, check_features
+from churn.model.scoring import Scorer, check_features, trained_categories
 from churn.settings import Settings
 
 
@@ -26,6 +28,7 @@ from churn.settings import Settings
 class Service:
     model: LoadedModel
     scorer: Scorer
+    requests: RequestModels
     store: PredictionStore
     # Drift of this model's inputs: a reload starts a fresh window against the new profile.
     drift: DriftWindow
@@ -40,16 +43,18 @@ def load_service(settings: Settings) -> Service:
     """Loads the latest model and the predictions file; raises ChurnError saying what is wrong."""
     model = load_model(settings.models_dir)
     check_features(model, settings)
+    categories = trained_categories(model)
+    requests = request_models(model.metadata["features"], categories)
     table = read_predictions(settings.predictions_path)
     store = PredictionStore(table.ids, table.probabilities, table.model_version,
-                            unscored=unscored_customers(settings, table.ids))
+                            unscored=unscored_customers(settings, table.ids, categories))
     if table.model_version != model.version:
         logger.warning("predictions were made by model {} but {} is latest; run "
                        "scripts/predict_batch.py to refresh them", table.model_version, model.version)
     logger.info("serving model {} with {} precomputed predictions and {} customers to score live",
                 model.version, len(table.ids), len(store.unscored))
     binning = Binning(model.metadata["reference_profile"])
-    return Service(model=model, scorer=Scorer(model), store=store,
+    return Service(model=model, scorer=Scorer(model), requests=requests, store=store,
                    drift=DriftWindow(binning, settings.drift_window_size))
 
 
@@ -57,7 +62,7 @@ def activate(service: Service, metrics: ApiMetrics) -> None:
     """Makes the metrics describe `service`; the caller then puts it in front of requests."""
     metrics.serve_model(service.version, service.model.metadata["algorithm"])
     metrics.predictions_loaded.set(len(service.store))
-    metrics.record_drift(dict.fromkeys(service.drift.binning.names, 0.0), threshold=float("inf"))
+    metrics.drift.record(Drift.none_yet(service.drift.binning.features), threshold=float("inf"))
 
 
 def observe_inputs(service: Service, customers: list[dict], probabilities: list[float],
@@ -66,8 +71,8 @@ def observe_inputs(service: Service, customers: list[dict], probabilities: list[
     columns = {name: [customer.get(name) for customer in customers]
                for name in service.drift.binning.features} | {SCORE: probabilities}
     service.drift.add(service.drift.binning.bins(columns))
-    if len(service.drift) >= settings.drift_min_rows:
-        metrics.record_drift(service.drift.psi(), settings.drift_psi_threshold)
+    if (drift := service.drift.judged(settings.drift_min_rows)) is not None:
+        metrics.drift.record(drift, settings.drift_psi_threshold)
     if settings.log_input_samples > 0:
         sampled = [customer | {"churn_probability": probability}
                    for customer, probability in zip(customers, probabilities, strict=True)

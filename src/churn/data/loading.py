@@ -4,13 +4,20 @@ Only the id, the configured features and (for training) the target are kept: Sur
 other column are dropped as soon as a file is read, so personal data never travels further.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from churn.data.schema import MAX_CATEGORY_LENGTH, NUMERIC_RULES, NumericRule
+from churn.data.schema import (
+    CLOSED_CATEGORIES,
+    MAX_CATEGORY_LENGTH,
+    NUMERIC_RULES,
+    NumericRule,
+    category_spellings,
+    normalise_category,
+)
 from churn.errors import DataValidationError
 from churn.settings import Settings
 
@@ -58,7 +65,9 @@ def _check_numeric(frame: pd.DataFrame, column: str, rule: NumericRule, required
             path, f"{present.iloc[position]:g} is not {rule.describe()}", line=line, column=column)
 
 
-def _check_text(frame: pd.DataFrame, column: str, path: Path) -> None:
+def _check_text(frame: pd.DataFrame, column: str, path: Path, known: list[str] | None) -> None:
+    """Strips the values; given the trained categories `known`, spells them as trained and, in a
+    closed column, refuses any other value."""
     values = frame[column]
     # Categories repeat: checking the few distinct values is what keeps 1M-row files fast.
     distinct = pd.Series(values.dropna().unique(), dtype=object)
@@ -67,15 +76,27 @@ def _check_text(frame: pd.DataFrame, column: str, path: Path) -> None:
         line, _ = _line_of(frame, values == too_long.iloc[0])
         raise DataValidationError(
             path, f"text longer than {MAX_CATEGORY_LENGTH} characters", line=line, column=column)
-    cleaned = distinct.str.strip()
+    spellings = category_spellings(known or ())
+    cleaned = pd.Series([normalise_category(value, spellings) for value in distinct], dtype=object)
+    if known is not None and column in CLOSED_CATEGORIES:
+        # unique() keeps the order of first appearance: the first unknown value is the first bad row.
+        unknown = distinct[~cleaned.isin([*known, ""])]
+        if not unknown.empty:
+            line, _ = _line_of(frame, values == unknown.iloc[0])
+            raise DataValidationError(
+                path, f"{unknown.iloc[0].strip()!r} is not a category the model was trained on "
+                      f"({', '.join(known)})", line=line, column=column)
     if not cleaned.equals(distinct) or (cleaned == "").any():
         frame[column] = values.map(dict(zip(distinct, cleaned.replace("", np.nan), strict=True)))
 
 
-def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: bool) -> pd.DataFrame:
+def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: bool,
+             categories: Mapping[str, list[str]] | None = None) -> pd.DataFrame:
     """The schema-checked columns the model needs; raises DataValidationError on the first problem.
 
     `frame`'s index must be the 0-based data row number in the file, so errors cite real lines.
+    `categories` are a model's trained categories of each categorical feature, given when scoring
+    (see _check_text); training gives none, since its data is what defines them.
     """
     columns = _columns(settings, with_target)
     absent = [column for column in columns if column not in frame.columns]
@@ -90,7 +111,7 @@ def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: b
     for column, required in checks:
         _check_numeric(frame, column, NUMERIC_RULES.get(column, NumericRule()), required, path)
     for column in settings.categorical_features:
-        _check_text(frame, column, path)
+        _check_text(frame, column, path, (categories or {}).get(column))
 
     duplicated = frame[settings.id_column].duplicated()
     if duplicated.any():
@@ -116,21 +137,26 @@ def _reader(path: Path, settings: Settings, chunk_size: int | None):
         raise DataValidationError(path, f"not a readable CSV file: {exc}") from None
 
 
-def load_customers(path: Path, settings: Settings, with_target: bool = True) -> pd.DataFrame:
+def load_customers(path: Path, settings: Settings, with_target: bool = True,
+                   categories: Mapping[str, list[str]] | None = None) -> pd.DataFrame:
     """The whole file, validated: id, features and (with_target) the target column."""
     frame = _reader(path, settings, chunk_size=None)
     if frame.empty:
         raise DataValidationError(path, "no data rows below the header")
-    return validate(frame, settings, path, with_target)
+    return validate(frame, settings, path, with_target, categories)
 
 
-def iter_customer_chunks(path: Path, settings: Settings, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """Validated chunks of at most `chunk_size` rows; ids must be unique across the whole file."""
+def iter_customer_chunks(path: Path, settings: Settings, chunk_size: int,
+                         categories: Mapping[str, list[str]] | None = None) -> Iterator[pd.DataFrame]:
+    """Validated chunks of at most `chunk_size` rows; ids must be unique across the whole file.
+
+    `categories`: as in validate, when the chunks are to be scored by a model.
+    """
     seen: list[np.ndarray] = []
     rows = 0
     try:
         for chunk in _reader(path, settings, chunk_size):
-            chunk = validate(chunk, settings, path, with_target=False)
+            chunk = validate(chunk, settings, path, with_target=False, categories=categories)
             ids = chunk[settings.id_column].to_numpy()
             if seen and (repeated := np.isin(ids, np.concatenate(seen))).any():
                 line, position = _line_of(chunk, repeated)

@@ -1,5 +1,10 @@
-"""What a valid customers file looks like: the known columns, their types and allowed values."""
+"""What a valid customer looks like: the known columns, their types and allowed values.
 
+The one set of column rules: the CSV loader (training and batch) and the API's request bodies
+are both built from it, so a value refused on one path is refused on the other.
+"""
+
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -40,3 +45,23 @@ NUMERIC_RULES: dict[str, NumericRule] = {
     "Exited": FLAG,
 }
 MAX_CATEGORY_LENGTH = 64
+
+# Categorical columns whose value must be one the model was trained on, when scoring (the batch
+# job with a model, the API). Other categorical features accept unseen values: the one-hot
+# encoder scores them as none of the known ones, and drift counts their share.
+CLOSED_CATEGORIES = frozenset({"Gender"})
+
+
+def category_spellings(known: Iterable[str]) -> dict[str, str]:
+    """The lookup normalise_category needs: each trained category by itself and case-folded."""
+    return {value.casefold(): value for value in known} | {value: value for value in known}
+
+
+def normalise_category(value: str, spellings: Mapping[str, str]) -> str:
+    """Strips spaces and gives a trained category its trained spelling, whatever the case.
+
+    " france " and "FRANCE" are the same country as "France"; a text matching no trained
+    category is only stripped ("" then counts as missing in a file).
+    """
+    stripped = value.strip()
+    return spellings.get(stripped) or spellings.get(stripped.casefold(), stripped)

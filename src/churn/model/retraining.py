@@ -16,7 +16,6 @@ from sklearn.model_selection import train_test_split
 from churn.data import load_customers
 from churn.errors import ChurnError
 from churn.files import atomic_path
-from churn.metrics import JOB_RETRAINING, publish, retraining_registry
 from churn.model.evaluation import evaluate
 from churn.model.registry import load_model, promote, save_model
 from churn.model.scoring import check_features
@@ -70,8 +69,7 @@ def _write_merged(base_path: Path, new_path: Path, keep: pd.Index, settings: Set
     logger.info("data: {} now holds the {} merged customers", base_path, len(raw))
 
 
-def retrain(settings: Settings, new_data: Path, base_data: Path | None = None,
-            push: bool = True) -> RetrainingRun:
+def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -> RetrainingRun:
     """Trains a challenger on base + new data; promotes it and merges the data only if it wins."""
     started = time.perf_counter()
     base_data = base_data or settings.data_path
@@ -124,7 +122,5 @@ def retrain(settings: Settings, new_data: Path, base_data: Path | None = None,
     else:
         logger.warning("challenger {} kept in {} but not promoted; latest stays {}", version,
                        settings.models_dir / version, champion.version)
-    publish(JOB_RETRAINING, retraining_registry(promoted, challenger_f2, champion_f2), settings,
-            settings.models_dir / version / "retraining.prom", push)
     return RetrainingRun(version=version, promoted=promoted, champion_version=champion.version,
                          champion_f2=champion_f2, challenger_f2=challenger_f2, metadata=metadata)

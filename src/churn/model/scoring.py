@@ -1,30 +1,11 @@
 """Scoring: churn probabilities of customers, and the risk levels the API, batch job and dashboards share."""
 
-import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
 from churn.errors import ModelLoadError
 from churn.model.registry import LoadedModel
 from churn.settings import Settings
-
-RISK_LEVELS = ("low", "medium", "high")
-
-
-def risk_level(probability: float, settings: Settings) -> str:
-    if probability >= settings.risk_high_threshold:
-        return "high"
-    if probability >= settings.risk_medium_threshold:
-        return "medium"
-    return "low"
-
-
-def risk_levels(probabilities: np.ndarray, settings: Settings) -> np.ndarray:
-    """Vectorised risk_level, for whole batches."""
-    return np.select(
-        [probabilities >= settings.risk_high_threshold,
-         probabilities >= settings.risk_medium_threshold],
-        ["high", "medium"], default="low")
 
 
 def check_features(model: LoadedModel, settings: Settings) -> None:
@@ -36,6 +17,21 @@ def check_features(model: LoadedModel, settings: Settings) -> None:
             f"model {model.version} was trained on features {trained} but the settings list "
             f"numeric {settings.numeric_features} and categorical {settings.categorical_features}; "
             "retrain with scripts/train.py or restore the settings")
+
+
+def trained_categories(model: LoadedModel) -> dict[str, list[str]]:
+    """The values of each categorical feature seen in training (the reference profile's).
+
+    Scoring checks closed categories against these, so a model without them cannot be served.
+    """
+    profile = model.metadata["reference_profile"]["features"]
+    categories = {name: profile.get(name, {}).get("categories")
+                  for name in model.metadata["features"]["categorical"]}
+    lacking = [name for name, known in categories.items() if not known]
+    if lacking:
+        raise ModelLoadError(f"model {model.version} has no training categories of {', '.join(lacking)} "
+                             "in its reference profile; retrain with scripts/train.py")
+    return categories
 
 
 class Scorer:
@@ -57,7 +53,3 @@ class Scorer:
         frame = pd.DataFrame.from_records(customers, columns=self.columns)
         with self._thread_pools.limit(limits=1, user_api="openmp"):
             return self.model.pipeline.predict_proba(frame)[:, 1].tolist()
-
-    def categories(self, feature: str) -> list[str]:
-        """The values of a categorical feature seen in training (the reference profile's)."""
-        return self.model.metadata["reference_profile"]["features"][feature]["categories"]

@@ -19,7 +19,6 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_te
 from churn.data import load_customers
 from churn.drift import build_profile
 from churn.files import sha256_of
-from churn.metrics import JOB_TRAINING, publish, training_registry
 from churn.model.evaluation import best_f2_threshold, evaluate
 from churn.model.pipeline import build_pipeline
 from churn.model.registry import promote, save_model
@@ -141,8 +140,8 @@ def data_record(path: Path) -> dict[str, Any]:
     return {"path": str(path), "sha256": sha256_of(path)}
 
 
-def train(settings: Settings, data_path: Path | None = None, push: bool = True) -> TrainingRun:
-    """Trains on the customers file, saves a new version, makes it `latest`, publishes its metrics."""
+def train(settings: Settings, data_path: Path | None = None) -> TrainingRun:
+    """Trains on the customers file, saves a new version and makes it `latest`."""
     started = time.perf_counter()
     data_path = data_path or settings.data_path
     frame = load_customers(data_path, settings)
@@ -159,6 +158,4 @@ def train(settings: Settings, data_path: Path | None = None, push: bool = True) 
     promote(settings.models_dir, version)
     logger.success("save: model {} saved to {} and made latest ({:.1f}s in all)", version,
                    settings.models_dir / version, metadata["training_duration_seconds"])
-    publish(JOB_TRAINING, training_registry(metadata | {"version": version}), settings,
-            settings.models_dir / version / "metrics.prom", push)
     return TrainingRun(version=version, metadata=metadata, promoted=True)

@@ -32,6 +32,7 @@ async def reload(request: Request,
         raise HTTPException(500, f"reload failed, still serving model {previous_version}: {exc}") from None
     activate(service, api.metrics)
     api.service, api.unready_reason = service, ""
+    request.app.openapi_schema = None  # rebuilt on next use, with the request bodies of this model
     logger.info("reloaded: model {} -> {}", previous_version, service.version)
     return ReloadResult(model_version=service.version, previous_version=previous_version,
                         predictions_loaded=len(service.store))

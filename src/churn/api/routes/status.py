@@ -5,7 +5,6 @@ from fastapi.responses import JSONResponse
 
 from churn.api.deps import api_state
 from churn.api.schemas import DriftReport, ModelInfo, Readiness
-from churn.drift import SCORE, drifted_features
 
 router = APIRouter(tags=["status"])
 
@@ -41,12 +40,10 @@ async def drift(request: Request) -> DriftReport:
     """PSI per feature over the sliding window; the flag only once the window holds enough rows."""
     api = api_state(request)
     window, settings = api.ready_service().drift, api.settings
-    psi = window.psi()
-    over = drifted_features(psi, settings.drift_psi_threshold)
-    score = psi.pop(SCORE)
-    enough = len(window) >= settings.drift_min_rows
+    drift, judged = window.drift(), window.judged(settings.drift_min_rows)
+    over = judged.drifted(settings.drift_psi_threshold) if judged else []
     return DriftReport(
         window_rows=len(window), window_size=window.size, min_rows=settings.drift_min_rows,
         threshold=settings.drift_psi_threshold, warning=settings.drift_psi_warning,
-        feature_psi=psi, score_psi=score, drift_detected=enough and bool(over),
-        features_over_threshold=over if enough else [])
+        feature_psi=drift.features, score_psi=drift.score, drift_detected=bool(over),
+        features_over_threshold=over)

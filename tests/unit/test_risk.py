@@ -1,7 +1,10 @@
+"""Risk levels: each threshold belongs to the level above it, and comes from the settings."""
+
 import numpy as np
 import pytest
 
-from churn.model.scoring import risk_level, risk_levels
+from churn.risk import risk_level, risk_levels
+from tests.conftest import settings_for
 
 
 @pytest.mark.parametrize(("probability", "level"), [
@@ -13,8 +16,6 @@ def test_risk_level_boundaries_belong_to_the_higher_level(settings, probability,
 
 
 def test_thresholds_come_from_the_settings(tmp_path):
-    from tests.conftest import settings_for
-
     strict = settings_for(tmp_path, risk_medium_threshold=0.3, risk_high_threshold=0.9)
     assert risk_levels(np.array([0.2, 0.3, 0.8, 0.9]), strict).tolist() == [
         "low", "medium", "medium", "high"]

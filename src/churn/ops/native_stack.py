@@ -2,7 +2,7 @@
 and the API as local processes, reading the repository's own monitoring/ files.
 
 Only what must differ from Compose is rewritten: service names become 127.0.0.1 and the chosen
-ports, and (for tests) the scrape and evaluation intervals. `python -m churn.native_stack`
+ports, and (for tests) the scrape and evaluation intervals. `python -m churn.ops.native_stack`
 starts it on DESIGN.md's ports, prints the URLs and stops everything on Ctrl-C; the tests drive
 the same class on free ports.
 """
@@ -149,7 +149,7 @@ class NativeStack:
             return [find_binary("pushgateway"), listen,
                     f"--persistence.file={work / 'pushgateway.db'}"]
         if component == "receiver":
-            return [sys.executable, "-m", "churn.alert_receiver", "--port", str(port)]
+            return [sys.executable, "-m", "churn.ops.alert_receiver", "--port", str(port)]
         return [sys.executable, str(PROJECT_ROOT / "scripts" / "serve.py"), "--port", str(port)]
 
     def start(self, component: str, timeout: float = 60) -> None:

@@ -1,6 +1,6 @@
 """An offline Alertmanager webhook receiver: every notification becomes one line of logs/alerts.jsonl.
 
-Run it with `python -m churn.alert_receiver` (port 9095). Bodies that are not Alertmanager's
+Run it with `python -m churn.ops.alert_receiver` (port 9095). Bodies that are not Alertmanager's
 webhook format are refused with 400 and nothing is written. It also serves the alert runbooks at
 /runbooks/<name>, so every alert's runbook_url opens offline while the stack runs.
 """

@@ -22,15 +22,7 @@ from pathlib import Path
 
 import requests
 
-WRK_REPORT = """
-done = function(summary, latency, requests)
-  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
-                 + summary.errors.write + summary.errors.timeout
-  io.write(string.format('{"requests": %d, "seconds": %f, "p50": %f, "p95": %f, "p99": %f, "errors": %d}\\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, errors))
-end
-"""
+WRK_REPORT = (Path(__file__).parent / "wrk_report.lua").read_text()
 
 
 def bare_app(instrumented: bool = False):
@@ -40,7 +32,7 @@ def bare_app(instrumented: bool = False):
     from churn.api.schemas import CustomerPrediction
     from churn.api.store import PredictionStore
     from churn.batch import read_predictions
-    from churn.model.scoring import risk_level
+    from churn.risk import risk_level
     from churn.settings import load_settings
 
     settings = load_settings()

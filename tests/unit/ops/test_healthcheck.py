@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from churn.healthcheck import check
+from churn.ops.healthcheck import check
 from tests.integration.processes import free_port
 
 

@@ -1,6 +1,6 @@
 """A container healthcheck that needs no curl: exits 0 when a URL answers 2xx within seconds.
 
-`python -m churn.healthcheck http://127.0.0.1:8000/ready` (the default URL); the slim Python
+`python -m churn.ops.healthcheck http://127.0.0.1:8000/ready` (the default URL); the slim Python
 image has neither curl nor wget, and the standard library is enough.
 """
 

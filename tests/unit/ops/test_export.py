@@ -1,7 +1,7 @@
 import pytest
 
 from churn.errors import ChurnError
-from churn.export import export_metrics, seconds_of
+from churn.ops.export import export_metrics, seconds_of
 from tests.conftest import settings_for
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from churn.alert_receiver import ALERTS_FILE, create_receiver_app
+from churn.ops.alert_receiver import ALERTS_FILE, create_receiver_app
 
 NOTIFICATION = {
     "version": "4", "groupKey": '{}:{alertname="ApiDown"}', "status": "firing",

@@ -1,0 +1,24 @@
+"""Risk levels of a churn probability, shared by the API, the batch job and the dashboards:
+low < risk_medium_threshold <= medium < risk_high_threshold <= high (configurable)."""
+
+import numpy as np
+
+from churn.settings import Settings
+
+RISK_LEVELS = ("low", "medium", "high")
+
+
+def risk_level(probability: float, settings: Settings) -> str:
+    if probability >= settings.risk_high_threshold:
+        return "high"
+    if probability >= settings.risk_medium_threshold:
+        return "medium"
+    return "low"
+
+
+def risk_levels(probabilities: np.ndarray, settings: Settings) -> np.ndarray:
+    """Vectorised risk_level, for whole batches."""
+    return np.select(
+        [probabilities >= settings.risk_high_threshold,
+         probabilities >= settings.risk_medium_threshold],
+        ["high", "medium"], default="low")

@@ -1,0 +1,37 @@
+"""Publishing a job's metrics: a text file always, the Pushgateway when reachable."""
+
+from loguru import logger
+from prometheus_client.parser import text_string_to_metric_families
+
+from churn.metrics import JOB_TRAINING, batch_registry, training_registry
+from churn.publishing import publish, read_gauge
+from tests.unit.test_metrics import METADATA
+
+
+def test_no_push_still_writes_the_text_file(settings, tmp_path):
+    textfile = tmp_path / "metrics.prom"
+    assert publish(JOB_TRAINING, training_registry(METADATA), settings, textfile, push=False) is False
+    names = {family.name for family in text_string_to_metric_families(textfile.read_text())}
+    assert {"model_f2_score", "model_version_info"} <= names
+
+
+def test_a_published_gauge_reads_back_and_a_missing_one_is_none(settings, tmp_path):
+    textfile = tmp_path / "p.prom"
+    assert read_gauge(textfile, "churn_predictions_high_risk") is None
+    publish("churn-batch-prediction", batch_registry(100, {"high": 30}, 0.3, 1.0), settings, textfile,
+            push=False)
+    assert read_gauge(textfile, "churn_predictions_high_risk") == 30
+    assert read_gauge(textfile, "churn_predictions_high_risk_previous") is None
+
+
+def test_unreachable_pushgateway_warns_once_naming_the_url(settings, tmp_path):
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
+    try:
+        pushed = publish(JOB_TRAINING, training_registry(METADATA), settings, tmp_path / "m.prom")
+    finally:
+        logger.remove(sink)
+    assert pushed is False
+    assert len(warnings) == 1 and settings.pushgateway_url in warnings[0]
+    assert str(tmp_path / "m.prom") in warnings[0]
+    assert (tmp_path / "m.prom").is_file()
