@@ -1,56 +1,13 @@
 """Fixtures shared by every test layer: settings pointed at a temporary project, and data."""
 
-import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from churn.data.schema import NUMERIC_RULES, NumericRule
 from churn.data.synthetic import generate
-from churn.settings import Settings, load_settings
-
-REPO = Path(__file__).resolve().parents[1]
-TRAINING_ROWS = 3000
-# Port 9 (discard) refuses connections: jobs run by tests never push into a real Pushgateway.
-NO_PUSHGATEWAY = "http://127.0.0.1:9"
-NEW_CUSTOMERS_FIRST_ID = 18_000_000
-
-
-def settings_for(root: Path, **overrides) -> Settings:
-    """Settings whose every path lives under `root`, defaults otherwise."""
-    return load_settings(
-        data_path=root / "data" / "customers.csv",
-        predictions_path=root / "data" / "predictions.csv",
-        models_dir=root / "models",
-        logs_dir=root / "logs",
-        multiprocess_dir=root / "logs" / "prometheus-multiproc",
-        **{"pushgateway_url": NO_PUSHGATEWAY} | overrides,
-    )
-
-
-def env_for(root: Path, **extra: str) -> dict[str, str]:
-    """Environment for running a script as a user would, with its files under `root`."""
-    return os.environ | {
-        "CHURN_DATA_PATH": str(root / "data" / "customers.csv"),
-        "CHURN_PREDICTIONS_PATH": str(root / "data" / "predictions.csv"),
-        "CHURN_MODELS_DIR": str(root / "models"),
-        "CHURN_LOGS_DIR": str(root / "logs"),
-        "CHURN_MULTIPROCESS_DIR": str(root / "logs" / "prometheus-multiproc"),
-        "CHURN_PUSHGATEWAY_URL": NO_PUSHGATEWAY,
-    } | extra
-
-
-def customer_bodies(frame: pd.DataFrame, settings: Settings | None = None) -> list[dict]:
-    """POST /predict bodies of a frame's rows with every feature of `settings` (default: the
-    configured ones), typed as the API wants: whole numbers and flags as int."""
-    settings = settings or load_settings()
-    types = {name: int if NUMERIC_RULES.get(name, NumericRule()).integer else float
-             for name in settings.numeric_features}
-    types |= dict.fromkeys(settings.categorical_features, str)
-    return [{name: kind(row[name]) for name, kind in types.items()}
-            for _, row in frame.dropna(subset=list(types)).iterrows()]
+from churn.settings import Settings
+from tests.helpers import NEW_CUSTOMERS_FIRST_ID, TRAINING_ROWS, settings_for
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The one place loguru is configured: a console sink and logs/<component>.log per entry point.
+"""The one place loguru is configured: a console sink and logs/<component>.log per entry point,
+and the JSON-lines files that other tools read (logs/<name>.jsonl), rotated like every log.
 
 The standard library's loggers (uvicorn's among them) are routed into loguru, so every line of
 a process lands in the same file in the same format, exactly once.
@@ -20,6 +21,9 @@ FILE_FORMAT = (
     "{name}:{function}:{line} | {message}"
 )
 NO_REQUEST = "-"
+# JSON-lines files each component writes with `write_record`, read by other tools: the API's
+# sampled inputs (scripts/drift_report.py) and the alert receiver's notifications (people, tests).
+RECORDS = {"api": ("input_samples",), "alerts": ("alerts",)}
 
 
 class InterceptHandler(logging.Handler):
@@ -57,6 +61,20 @@ def _json_line(record: Any) -> str:
     return "{extra[_json]}\n"
 
 
+def _record_line(record: Any) -> str:
+    record["extra"]["_json"] = json.dumps(record["extra"]["payload"], default=str)
+    return "{extra[_json]}\n"
+
+
+def write_record(name: str, payload: dict) -> None:
+    """Appends `payload` as one JSON line to logs/<name>.jsonl (a sink of `setup`)."""
+    logger.bind(record=name, payload=payload).info("record")
+
+
+def _not_a_record(record: Any) -> bool:
+    return "record" not in record["extra"]
+
+
 def setup(component: str, settings: Settings) -> None:
     """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process."""
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +84,7 @@ def setup(component: str, settings: Settings) -> None:
     # One line per API request goes to the file only: under a load test the console would
     # scroll thousands a second, hiding the warnings and errors a person watches it for.
     logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT,
-               filter=lambda record: "route" not in record["extra"])
+               filter=lambda record: "route" not in record["extra"] and _not_a_record(record))
     logger.add(
         settings.logs_dir / f"{component}.log",
         level=settings.log_level,
@@ -75,7 +93,14 @@ def setup(component: str, settings: Settings) -> None:
         retention=settings.log_retention,
         encoding="utf-8",
         enqueue=False,
+        filter=_not_a_record,
     )
+    for name in RECORDS.get(component, ()):
+        # Every record whatever log_level says; the file appears with its first line.
+        logger.add(settings.logs_dir / f"{name}.jsonl", level=0, format=_record_line,
+                   filter=lambda record, name=name: record["extra"].get("record") == name,
+                   rotation=settings.log_rotation, retention=settings.log_retention,
+                   encoding="utf-8", delay=True)
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     # uvicorn configures its own handlers; emptying them and letting records propagate to the
     # root handler above is what keeps each line from being written twice.

@@ -27,11 +27,11 @@ import yaml
 
 from churn.errors import ChurnError
 from churn.ops.native_stack import port_in_use, query, stop_process, wait_until
-from tests.conftest import REPO
 from tests.containers.standins import StandIns, docker
 from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries
 from tests.contract.test_readme import COMMANDS, run_bash
 from tests.contract.tools import unavailable
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 

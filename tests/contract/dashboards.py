@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterator
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 DASHBOARDS = REPO / "monitoring" / "grafana" / "dashboards"
 # What Grafana would put in place of its built-in variables. One minute is at least four scrapes

@@ -16,9 +16,9 @@ from churn.metrics import (
     retraining_registry,
     training_registry,
 )
-from tests.conftest import REPO
 from tests.contract.dashboards import DASHBOARDS, as_promql, dashboards, panel_queries, panels
 from tests.contract.tools import require
+from tests.helpers import REPO
 
 GRAFANA = REPO / "monitoring" / "grafana"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from churn.metrics import LATENCY_BUCKETS
-from tests.conftest import REPO
 from tests.contract.tools import require
+from tests.helpers import REPO
 
 PROMETHEUS = REPO / "monitoring" / "prometheus"
 RULES = sorted((PROMETHEUS / "rules").glob("*.rules.yml"))

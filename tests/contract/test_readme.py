@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from churn.ops.native_stack import wait_until
-from tests.conftest import REPO, env_for
+from tests.helpers import REPO, env_for
 from tests.integration.processes import answers, free_port, running
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from churn.ops.native_stack import wait_until
-from tests.conftest import REPO, env_for
+from tests.helpers import REPO, env_for
 from tests.integration.processes import answers, free_port, running
 
 pytestmark = pytest.mark.slow

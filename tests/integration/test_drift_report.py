@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from churn.data.synthetic import generate
-from tests.conftest import REPO, env_for
+from tests.helpers import REPO, env_for
 
 pytestmark = pytest.mark.slow
 

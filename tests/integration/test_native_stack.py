@@ -19,9 +19,9 @@ import requests
 from churn.data.synthetic import generate
 from churn.errors import ChurnError
 from churn.ops.native_stack import NativeStack
-from tests.conftest import REPO, customer_bodies, env_for
 from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries
 from tests.contract.tools import require
+from tests.helpers import REPO, customer_bodies, env_for
 from tests.integration.processes import free_port
 
 pytestmark = pytest.mark.slow

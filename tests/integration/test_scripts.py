@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from churn.data.synthetic import SURNAMES
-from tests.conftest import REPO, env_for
+from tests.helpers import REPO, env_for
 
 pytestmark = pytest.mark.slow
 

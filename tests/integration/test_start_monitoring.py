@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from churn.ops.native_stack import DEFAULT_PORTS, port_in_use, wait_until
-from tests.conftest import REPO, env_for
 from tests.contract.tools import require
+from tests.helpers import REPO, env_for
 from tests.integration.processes import answers
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from churn.batch import PREDICTION_COLUMNS, predict_batch
 from churn.data.synthetic import generate
 from churn.errors import DataValidationError, ModelLoadError
 from churn.model.registry import latest_version
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 
 @pytest.fixture

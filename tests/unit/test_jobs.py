@@ -9,7 +9,7 @@ from churn.data.synthetic import generate
 from churn.jobs import batch_job, bootstrap, training_job
 from churn.model.registry import latest_version
 from churn.publishing import read_gauge
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 pytestmark = pytest.mark.slow
 

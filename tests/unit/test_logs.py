@@ -7,7 +7,7 @@ import pytest
 from loguru import logger
 
 from churn import logs
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +91,15 @@ def test_level_filters_lower_levels(tmp_path):
     logger.warning("shown")
     assert [line.rsplit("| ", 1)[-1] for line in read_lines(settings.logs_dir / "training.log")] == [
         "shown"]
+
+
+def test_records_go_to_their_jsonl_file_only_whatever_the_level(tmp_path):
+    settings = settings_for(tmp_path, log_level="ERROR")
+    logs.setup("api", settings)
+    assert not (settings.logs_dir / "input_samples.jsonl").exists()  # created with its first line
+    logs.write_record("input_samples", {"Age": 41.0, "churn_probability": 0.2})
+    logs.write_record("alerts", {"status": "firing"})  # not a record of the api: written nowhere
+    lines = read_lines(settings.logs_dir / "input_samples.jsonl")
+    assert [json.loads(line) for line in lines] == [{"Age": 41.0, "churn_probability": 0.2}]
+    assert read_lines(settings.logs_dir / "api.log") == []
+    assert not (settings.logs_dir / "alerts.jsonl").exists()

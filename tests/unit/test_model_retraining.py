@@ -9,7 +9,7 @@ from churn.data.synthetic import generate
 from churn.errors import ChurnError
 from churn.model.registry import latest_version, read_metadata
 from churn.model.retraining import retrain
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 NEW_ROWS = 2000
 

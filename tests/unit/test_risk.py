@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from churn.risk import risk_level, risk_levels
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 
 @pytest.mark.parametrize(("probability", "level"), [

@@ -18,11 +18,11 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from churn import logs
 from churn.api import errors
-from churn.api.deps import ApiState
-from churn.api.middleware import RequestContextMiddleware
+from churn.api.middleware import SCRAPE_PATH, RequestContextMiddleware
 from churn.api.routes import admin, predictions, status
 from churn.api.schemas import UNKNOWN_BODIES
 from churn.api.service import activate, load_service
+from churn.api.state import ApiState
 from churn.errors import ChurnError
 from churn.metrics import ApiMetrics
 from churn.settings import Settings, get_settings
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None,
     disable_created_metrics()
     registry = registry or CollectorRegistry()
     metrics = ApiMetrics.create(registry)
+    api = ApiState(settings=settings, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None,
             api.unready_reason = str(exc)
             logger.warning("started but not ready: {}", exc)
         else:
-            activate(service, metrics)
+            activate(service, api.metrics)
             api.service = service
             app.openapi_schema = None  # in case it was asked for before: now it can name the features
             logger.info("churn API ready for requests")
@@ -63,7 +64,6 @@ def create_app(settings: Settings | None = None,
         description="Churn risk of bank customers, instrumented for Prometheus.",
         lifespan=lifespan,
     )
-    api = ApiState(settings=settings, metrics=metrics)
     app.state.api = api
     errors.install(app)
     routers = [predictions.router, status.router]
@@ -90,11 +90,12 @@ def create_app(settings: Settings | None = None,
         should_group_status_codes=False,
         # Unknown paths share the endpoint label "none": a scanner cannot create new series.
         should_group_untemplated=True,
-        excluded_handlers=["^/metrics$"],
+        excluded_handlers=[f"^{SCRAPE_PATH}$"],
         registry=registry,
     )
     # A custom instrumentation replaces the library's default http_* metrics with our api_* ones.
-    instrumentator.add(metrics.record_request).instrument(app).expose(app, tags=["status"])
+    instrumentator.add(metrics.record_request).instrument(app).expose(
+        app, endpoint=SCRAPE_PATH, tags=["status"])
     metrics.initialise([(method, route.path) for router in routers for route in router.routes
                         if isinstance(route, APIRoute) for method in sorted(route.methods)])
     return app

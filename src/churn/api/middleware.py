@@ -17,7 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = b"x-request-id"
 # Honour a caller's id only if it cannot smuggle anything into a log line.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-QUIET_PATHS = frozenset({"/metrics", "/health"})
+# The stack watching itself, not traffic, decided here for the whole app: a scrape is neither
+# counted (in flight, or by the instrumentator) nor logged, and a liveness probe is not logged.
+SCRAPE_PATH = "/metrics"
+QUIET_PATHS = frozenset({SCRAPE_PATH, "/health"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -27,17 +30,32 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def json_response(status: int, body: dict, request_id: str) -> list[Message]:
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-Request-ID if it is safe to log, else a new random one."""
+    offered = _header(scope, REQUEST_ID_HEADER)
+    return offered if offered and SAFE_REQUEST_ID.fullmatch(offered) else os.urandom(16).hex()
+
+
+def body_over_limit(scope: Scope, max_body_bytes: int) -> str | None:
+    """Why the request is refused for its declared size, or None."""
+    length = _header(scope, b"content-length")
+    if length and length.isdigit() and int(length) > max_body_bytes:
+        return f"request body of {length} bytes is over the limit of {max_body_bytes}"
+    return None
+
+
+async def respond(send: Send, status: int, body: dict) -> None:
+    """A JSON answer from the middleware itself; `send` adds the request id like to any other."""
     payload = json.dumps(body).encode()
-    return [
-        {"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-            (REQUEST_ID_HEADER, request_id.encode())]},
-        {"type": "http.response.body", "body": payload},
-    ]
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class RequestContextMiddleware:
+    """Gives every request an id (X-Request-ID, and the log context), counts it in flight, refuses
+    a body declared too large, turns a crash into a JSON 500, and logs one line when it ends."""
+
     def __init__(self, app: ASGIApp, active: Gauge, max_body_bytes: int) -> None:
         self.app, self.active, self.max_body_bytes = app, active, max_body_bytes
 
@@ -45,8 +63,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = _header(scope, REQUEST_ID_HEADER)
-        request_id = offered if offered and SAFE_REQUEST_ID.fullmatch(offered) else os.urandom(16).hex()
+        request_id = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started, status, response_started = time.perf_counter(), 500, False
@@ -58,17 +75,13 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
             await send(message)
 
-        # A scrape is not load: counting it would make every scrape report itself in flight.
-        counted = scope["path"] != "/metrics"
+        counted = scope["path"] != SCRAPE_PATH
         if counted:
             self.active.inc()
         try:
             with logger.contextualize(request_id=request_id):
-                length = _header(scope, b"content-length")
-                if length and length.isdigit() and int(length) > self.max_body_bytes:
-                    detail = f"request body of {length} bytes is over the limit of {self.max_body_bytes}"
-                    for message in json_response(413, {"detail": detail}, request_id):
-                        await send_with_id(message)
+                if detail := body_over_limit(scope, self.max_body_bytes):
+                    await respond(send_with_id, 413, {"detail": detail})
                     return
                 try:
                     await self.app(scope, receive, send_with_id)
@@ -76,10 +89,8 @@ class RequestContextMiddleware:
                     # Logged here, with the request id, instead of as an anonymous traceback.
                     logger.exception("unhandled error in {} {}", scope["method"], scope["path"])
                     if not response_started:
-                        for message in json_response(
-                                500, {"detail": "internal server error", "request_id": request_id},
-                                request_id):
-                            await send_with_id(message)
+                        await respond(send_with_id, 500, {"detail": "internal server error",
+                                                          "request_id": request_id})
         finally:
             if counted:
                 self.active.dec()

@@ -6,10 +6,8 @@ bodies of that model (built here, from its features and trained categories). Onl
 store (live scores remembered) and its drift window grow as requests arrive.
 """
 
-import json
 import random
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from loguru import logger
@@ -18,6 +16,7 @@ from churn.api.schemas import RequestModels, request_models
 from churn.api.store import PredictionStore
 from churn.batch import read_predictions, unscored_customers
 from churn.drift import SCORE, Binning, Drift, DriftWindow
+from churn.logs import write_record
 from churn.metrics import ApiMetrics
 from churn.model.registry import LoadedModel, load_model
 from churn.model.scoring import Scorer, check_features, trained_categories
@@ -32,7 +31,6 @@ class Service:
     store: PredictionStore
     # Drift of this model's inputs: a reload starts a fresh window against the new profile.
     drift: DriftWindow
-    samples_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def version(self) -> str:
@@ -74,12 +72,8 @@ def observe_inputs(service: Service, customers: list[dict], probabilities: list[
     if (drift := service.drift.judged(settings.drift_min_rows)) is not None:
         metrics.drift.record(drift, settings.drift_psi_threshold)
     if settings.log_input_samples > 0:
-        sampled = [customer | {"churn_probability": probability}
-                   for customer, probability in zip(customers, probabilities, strict=True)
-                   if random.random() < settings.log_input_samples]
-        if sampled:
-            now = datetime.now(UTC).isoformat(timespec="milliseconds")
-            lines = "".join(json.dumps({"time": now} | row) + "\n" for row in sampled)
-            with service.samples_lock, (settings.logs_dir / "input_samples.jsonl").open(
-                    "a", encoding="utf-8") as handle:
-                handle.write(lines)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        for customer, probability in zip(customers, probabilities, strict=True):
+            if random.random() < settings.log_input_samples:
+                write_record("input_samples", {"time": now} | customer
+                             | {"churn_probability": probability})

@@ -1,4 +1,5 @@
-"""Scoring: churn probabilities of customers, and the risk levels the API, batch job and dashboards share."""
+"""Scoring: churn probabilities of customers given as plain dicts, and the features and categories
+a served model accepts."""
 
 import pandas as pd
 from threadpoolctl import ThreadpoolController

@@ -6,9 +6,7 @@ webhook format are refused with 400 and nothing is written. It also serves the a
 """
 
 import argparse
-import json
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -21,9 +19,10 @@ from loguru import logger
 from pydantic import BaseModel
 
 from churn.cli import run_job
+from churn.logs import write_record
 from churn.settings import Settings
 
-ALERTS_FILE = "alerts.jsonl"
+ALERTS = "alerts"  # logs/alerts.jsonl, through the sink churn.logs.setup adds for this component
 
 
 class Alert(BaseModel):
@@ -50,8 +49,6 @@ class Notification(BaseModel):
 
 
 def create_receiver_app(settings: Settings) -> FastAPI:
-    path = settings.logs_dir / ALERTS_FILE
-    lock = threading.Lock()
     app = FastAPI(title="churn-monitoring alert receiver")
 
     @app.exception_handler(RequestValidationError)
@@ -63,10 +60,8 @@ def create_receiver_app(settings: Settings) -> FastAPI:
 
     @app.post("/alerts")
     def receive(notification: Notification) -> dict[str, int]:
-        record = {"received_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
-        line = json.dumps(record | notification.model_dump()) + "\n"
-        with lock, path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
+        received = {"received_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        write_record(ALERTS, received | notification.model_dump())
         for alert in notification.alerts:
             logger.info("{} {} ({}) via {}", alert.status, alert.labels.get("alertname", "?"),
                         alert.labels.get("severity", "?"), notification.receiver)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from churn.api.app import create_app
-from tests.conftest import customer_bodies, settings_for
+from tests.helpers import customer_bodies, settings_for
 
 TOKEN = "test-admin-token"
 

@@ -2,7 +2,7 @@
 
 from churn.model.registry import latest_version
 from churn.model.training import train
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 from tests.unit.api.conftest import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -16,7 +16,7 @@ from churn.data.synthetic import generate
 from churn.model.registry import METADATA, latest_version
 from churn.model.training import train
 from churn.settings import Settings
-from tests.conftest import TRAINING_ROWS, customer_bodies, settings_for
+from tests.helpers import TRAINING_ROWS, customer_bodies, settings_for
 from tests.unit.api.conftest import TOKEN, complete_customer_id, customer_body
 
 # Without Tenure, HasCrCard and Gender.

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from churn.data.synthetic import generate
-from tests.conftest import customer_bodies as bodies
+from tests.helpers import customer_bodies as bodies
 
 # Big enough that sampling noise stays far below the 0.25 threshold (about 0.05 at 300 rows).
 WINDOW = {"drift_window_size": 300, "drift_min_rows": 150}

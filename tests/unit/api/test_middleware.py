@@ -5,7 +5,7 @@ import json
 import pytest
 from loguru import logger
 
-from tests.conftest import NEW_CUSTOMERS_FIRST_ID
+from tests.helpers import NEW_CUSTOMERS_FIRST_ID
 from tests.unit.api.conftest import complete_customer_id, customer_body
 
 

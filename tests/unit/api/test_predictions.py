@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import NEW_CUSTOMERS_FIRST_ID
+from tests.helpers import NEW_CUSTOMERS_FIRST_ID
 from tests.unit.api.conftest import complete_customer_id, customer_body
 
 CHURN = "/churn/{customer_id}"
@@ -148,4 +148,5 @@ def test_body_over_the_byte_limit_is_413_before_parsing(make_client, registry):
                          headers={"content-type": "application/json"})
     assert answer.status_code == 413
     assert "over the limit of 2048" in answer.json()["detail"]
+    assert len(answer.headers.get_list("x-request-id")) == 1
     assert requests_total(registry, "POST", "/predict/batch", "413") == 1

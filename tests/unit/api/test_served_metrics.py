@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from churn.api.app import create_app
 from churn.metrics import LATENCY_BUCKETS
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 # DESIGN.md's catalogue of what the API serves (drift gauges arrive with drift detection).
 CATALOGUE = {

@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from churn.api.app import create_app
-from churn.errors import ModelLoadError
-from tests.conftest import settings_for
+from churn.errors import DataValidationError, ModelLoadError
+from tests.helpers import settings_for
 
 
 def test_health_answers_ok(client):
@@ -42,7 +42,7 @@ def test_missing_model_stops_start_up_with_the_reason(project, registry):
 def test_missing_predictions_stop_start_up_with_the_reason(project, registry):
     (project / "data" / "predictions.csv").unlink()
     app = create_app(settings_for(project), registry)
-    with pytest.raises(Exception, match="predictions file not found"), TestClient(app):
+    with pytest.raises(DataValidationError, match="predictions file not found"), TestClient(app):
         pass
 
 

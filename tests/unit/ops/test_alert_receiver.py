@@ -5,7 +5,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from churn.ops.alert_receiver import ALERTS_FILE, create_receiver_app
+from churn import logs
+from churn.ops.alert_receiver import ALERTS, create_receiver_app
 
 NOTIFICATION = {
     "version": "4", "groupKey": '{}:{alertname="ApiDown"}', "status": "firing",
@@ -22,8 +23,8 @@ NOTIFICATION = {
 
 @pytest.fixture
 def receiver(settings):
-    settings.logs_dir.mkdir(parents=True)
-    return TestClient(create_receiver_app(settings)), settings.logs_dir / ALERTS_FILE
+    logs.setup("alerts", settings)  # as run_job does: the sink of logs/alerts.jsonl
+    return TestClient(create_receiver_app(settings)), settings.logs_dir / f"{ALERTS}.jsonl"
 
 
 def test_each_notification_is_one_json_line(receiver):

@@ -2,7 +2,7 @@ import pytest
 
 from churn.errors import ChurnError
 from churn.ops.export import export_metrics, seconds_of
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("15m", 900), ("1h", 3600), ("7d", 604800)])

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from loguru import logger
 from starlette.concurrency import run_in_threadpool
 
-from churn.api.deps import api_state
 from churn.api.schemas import ReloadResult
 from churn.api.service import activate, load_service
+from churn.api.state import api_state
 from churn.errors import ChurnError
 
 router = APIRouter(tags=["admin"])

@@ -11,7 +11,6 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from churn.api.deps import api_state
 from churn.api.schemas import (
     CUSTOMER,
     CUSTOMER_BATCH,
@@ -20,7 +19,7 @@ from churn.api.schemas import (
     Prediction,
 )
 from churn.api.service import Service, observe_inputs
-from churn.api.store import Stored
+from churn.api.state import api_state
 from churn.metrics import ApiMetrics
 from churn.risk import risk_level
 from churn.settings import Settings
@@ -59,20 +58,13 @@ async def _body(request: Request, model: type[Body]) -> Body:
 async def churn_of_customer(customer_id: CustomerId, request: Request) -> CustomerPrediction:
     """From the batch predictions when there is one, else scored now and remembered."""
     api = api_state(request)
-    service, metrics = api.ready_service(), api.metrics
-    stored, source = service.store.get(customer_id), "cache"
-    if stored is None:
-        features = service.store.features_of(customer_id)
-        if features is None:
-            raise HTTPException(404, f"customer {customer_id} not found")
-        (probability,) = await api.score(service, [features])
-        stored, source = Stored(probability, service.version), "model"
-        service.store.remember(customer_id, stored)
-        metrics.cache_misses.inc()
-    else:
-        metrics.cache_hits.inc()
+    service = api.ready_service()
+    found = await api.lookup(service, customer_id)
+    if found is None:
+        raise HTTPException(404, f"customer {customer_id} not found")
+    stored, source = found
     fields = _prediction(stored.probability, stored.model_version, source, service, api.settings,
-                         metrics)
+                         api.metrics)
     request.state.customer_id, request.state.risk_level = customer_id, fields["risk_level"]
     return CustomerPrediction(customer_id=customer_id, source=source, **fields)
 

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from churn.api.deps import api_state
 from churn.api.schemas import DriftReport, ModelInfo, Readiness
+from churn.api.state import api_state
 
 router = APIRouter(tags=["status"])
 

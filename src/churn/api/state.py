@@ -11,6 +11,7 @@ import anyio
 from fastapi import HTTPException, Request
 
 from churn.api.service import Service
+from churn.api.store import Stored
 from churn.metrics import ApiMetrics
 from churn.settings import Settings
 
@@ -34,6 +35,22 @@ class ApiState:
     async def score(self, service: Service, customers: list[dict]) -> list[float]:
         return await anyio.to_thread.run_sync(service.scorer.score, customers,
                                               limiter=self.scoring_threads)
+
+    async def lookup(self, service: Service, customer_id: int) -> tuple[Stored, str] | None:
+        """A known customer's score and its source: "cache" (the batch predictions) or "model"
+        (scored now, and remembered so the next lookup is a hit); None for an unknown customer."""
+        stored = service.store.get(customer_id)
+        if stored is not None:
+            self.metrics.cache_hits.inc()
+            return stored, "cache"
+        features = service.store.features_of(customer_id)
+        if features is None:
+            return None
+        (probability,) = await self.score(service, [features])
+        stored = Stored(probability, service.version)
+        service.store.remember(customer_id, stored)
+        self.metrics.cache_misses.inc()
+        return stored, "model"
 
 
 def api_state(request: Request) -> ApiState:
