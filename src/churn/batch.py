@@ -12,7 +12,7 @@ from loguru import logger
 from churn.data import iter_customer_chunks
 from churn.drift import SCORE, Binning, Drift
 from churn.errors import DataValidationError
-from churn.files import atomic_path
+from churn.files import atomic_path, check_writable
 from churn.model.registry import load_model
 from churn.model.scoring import check_features, trained_categories
 from churn.risk import RISK_LEVELS, risk_levels
@@ -42,9 +42,13 @@ def _count_rows(path: Path) -> int:
 
 def predict_batch(settings: Settings, data_path: Path | None = None,
                   out_path: Path | None = None) -> BatchResult:
-    """Scores `data_path` with the latest model into `out_path`; on any error the old file stays."""
+    """Scores `data_path` with the latest model into `out_path`; on any error the old file stays.
+
+    Raises OutputError before any scoring when `out_path` cannot be written.
+    """
     started = time.perf_counter()
     data_path, out_path = data_path or settings.data_path, out_path or settings.predictions_path
+    check_writable(out_path)
     model = load_model(settings.models_dir)
     check_features(model, settings)
     # Spelled as trained, closed categories refused: the same rule as the API's request bodies.
@@ -110,15 +114,22 @@ def read_predictions(path: Path) -> PredictionTable:
     """Loads a predictions file written by predict_batch, refusing one that is not."""
     if not path.is_file():
         raise DataValidationError(path, "predictions file not found (run scripts/predict_batch.py)")
+    rerun = "run scripts/predict_batch.py to rewrite it"
     try:
         frame = pd.read_csv(path, usecols=["CustomerId", "churn_probability", "model_version"],
                             dtype={"CustomerId": "int64", "churn_probability": "float64",
                                    "model_version": str})
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataValidationError(path, f"not a predictions file of this project ({exc})") from None
+    except pd.errors.ParserError as exc:  # names a line, never a value
+        raise DataValidationError(path, f"not a predictions file of this project ({exc}); {rerun}"
+                                  ) from None
+    except ValueError:
+        # pandas quotes the offending cell, which could be anything: say what is expected instead.
+        raise DataValidationError(
+            path, "not a predictions file of this project (it needs columns CustomerId of whole "
+                  f"numbers, churn_probability of numbers, and model_version); {rerun}") from None
     versions = frame["model_version"].unique()
     if len(versions) > 1:
-        raise DataValidationError(path, f"mixes predictions of several models: {sorted(versions)}")
+        raise DataValidationError(path, f"mixes predictions of {len(versions)} models; {rerun}")
     order = np.argsort(frame["CustomerId"].to_numpy(), kind="stable")
     return PredictionTable(ids=frame["CustomerId"].to_numpy()[order],
                            probabilities=frame["churn_probability"].to_numpy()[order],
@@ -134,9 +145,12 @@ def unscored_customers(settings: Settings, scored_ids: np.ndarray,
     path = settings.data_path
     if not path.is_file():
         return {}
-    ids = pd.read_csv(path, usecols=[settings.id_column])[settings.id_column].to_numpy()
-    if np.isin(ids, scored_ids).all():
-        return {}
+    try:
+        if np.isin(pd.read_csv(path, usecols=[settings.id_column])[settings.id_column].to_numpy(),
+                   scored_ids).all():
+            return {}
+    except ValueError:
+        pass  # a broken file: the validating reader below names what is wrong with it
     unscored: dict[int, dict] = {}
     for chunk in iter_customer_chunks(path, settings, settings.batch_chunk_size, categories):
         missing = chunk[~np.isin(chunk[settings.id_column].to_numpy(), scored_ids)]

@@ -13,6 +13,20 @@ from churn.settings import Settings, load_settings
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port a server can listen on."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return int(text)
+
+
+def positive_count(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def add_push_option(parser: argparse.ArgumentParser) -> None:
     """--no-push, for the jobs that push their metrics when they finish."""
     parser.add_argument("--no-push", action="store_true",

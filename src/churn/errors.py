@@ -27,3 +27,8 @@ class DataValidationError(ChurnError):
 
 class ModelLoadError(ChurnError):
     """A model artifact is missing, corrupted or was built with other library versions."""
+
+
+class OutputError(ChurnError):
+    """A file a command has to write cannot be written there: a folder or a read-only file in the
+    way, or a folder that is missing or not writable. Found before the work wherever possible."""

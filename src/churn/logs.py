@@ -21,6 +21,9 @@ FILE_FORMAT = (
     "{name}:{function}:{line} | {message}"
 )
 NO_REQUEST = "-"
+# Tracebacks without loguru's display of each frame's variables (diagnose), which would print
+# request bodies and customers into the logs, nor the frames above the catching one (backtrace).
+TRACEBACKS = {"diagnose": False, "backtrace": False}
 # JSON-lines files each component writes with `write_record`, read by other tools: the API's
 # sampled inputs (scripts/drift_report.py) and the alert receiver's notifications (people, tests).
 RECORDS = {"api": ("input_samples",), "alerts": ("alerts",)}
@@ -83,7 +86,7 @@ def setup(component: str, settings: Settings) -> None:
     logger.configure(extra={"component": component, "request_id": NO_REQUEST})
     # One line per API request goes to the file only: under a load test the console would
     # scroll thousands a second, hiding the warnings and errors a person watches it for.
-    logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT,
+    logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT, **TRACEBACKS,
                filter=lambda record: "route" not in record["extra"] and _not_a_record(record))
     logger.add(
         settings.logs_dir / f"{component}.log",
@@ -94,6 +97,7 @@ def setup(component: str, settings: Settings) -> None:
         encoding="utf-8",
         enqueue=False,
         filter=_not_a_record,
+        **TRACEBACKS,
     )
     for name in RECORDS.get(component, ()):
         # Every record whatever log_level says; the file appears with its first line.

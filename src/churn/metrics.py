@@ -23,6 +23,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
 # Tenths, so the risk thresholds (0.5, 0.7) are bucket boundaries.
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SOURCES = ("cache", "model")
+# Methods outside these share one label value, as unknown paths share "none": a client sending
+# made-up methods cannot create series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,8 @@ class ApiMetrics:
 
     def record_request(self, info: "Info") -> None:
         """The instrumentator's custom instrumentation: called once per finished request."""
-        key = (info.method, info.modified_handler, info.modified_status)
+        method = info.method if info.method in HTTP_METHODS else OTHER_METHOD
+        key = (method, info.modified_handler, info.modified_status)
         children = self._children.get(key)
         if children is None:
             error = self.errors.labels(*key) if int(key[2]) >= 400 else None

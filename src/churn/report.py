@@ -17,7 +17,7 @@ from loguru import logger
 from churn.data import load_customers
 from churn.drift import SCORE, Binning, Drift, build_profile
 from churn.errors import DataValidationError
-from churn.files import write_text_atomic
+from churn.files import check_writable, write_text_atomic
 from churn.model.registry import LoadedModel, load_model
 from churn.model.scoring import check_features
 from churn.settings import Settings
@@ -135,6 +135,7 @@ data. Verdicts: <b>drift</b> at PSI ≥ {settings.drift_psi_threshold}, <b>watch
 
 def drift_report(settings: Settings, current_path: Path, out: Path, reference: str = "model") -> int:
     """Writes the report; `reference` is "model" (the latest model's training profile) or a CSV."""
+    check_writable(out)
     model = load_model(settings.models_dir)
     check_features(model, settings)
     profile = model.metadata["reference_profile"]

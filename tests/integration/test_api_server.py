@@ -70,7 +70,7 @@ def test_two_workers_add_up_to_exactly_the_requests_sent(project):
         for _ in range(5):
             requests.get(f"{base}/churn/7", timeout=5)
         values = samples(f"{base}/metrics")
-        worker_files = list((project / "logs" / "prometheus-multiproc").glob("counter_*.db"))
+        worker_files = list((project / "logs" / "prometheus-multiproc").glob("*/counter_*.db"))
     assert len(worker_files) == 2, "both workers should have written metrics"
     assert churn_requests(values, "200") == 60
     assert churn_requests(values, "404") == 5
@@ -78,6 +78,29 @@ def test_two_workers_add_up_to_exactly_the_requests_sent(project):
     assert values[("api_active_requests", ())] == 0
     predictions = len(pd.read_csv(project / "data" / "predictions.csv"))
     assert values[("api_predictions_loaded", ())] == predictions
+
+
+def test_a_second_instance_leaves_the_first_ones_metrics_alone(project):
+    first, second = free_port(), free_port()
+    with serve(project, first, workers=2) as process:
+        wait_until(answers(f"http://127.0.0.1:{first}/ready"), "first API ready", process=process)
+        for _ in range(3):
+            requests.get(f"http://127.0.0.1:{first}/churn/7", timeout=5)
+        other = running([sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(second),
+                         "--workers", "2"], env_for(project), project / "serve-second.out")
+        with other as second_process:
+            wait_until(answers(f"http://127.0.0.1:{second}/ready"), "second API ready",
+                       process=second_process)
+            for _ in range(4):
+                requests.get(f"http://127.0.0.1:{first}/churn/7", timeout=5)
+            requests.get(f"http://127.0.0.1:{second}/churn/7", timeout=5)
+            values = samples(f"http://127.0.0.1:{first}/metrics")
+            assert churn_requests(values, "404") == 7
+            assert any(name == "model_info" and value == 1 for (name, _), value in values.items())
+            assert churn_requests(samples(f"http://127.0.0.1:{second}/metrics"), "404") == 1
+        # The second instance has stopped: nothing of it is summed into the first one.
+        assert churn_requests(samples(f"http://127.0.0.1:{first}/metrics"), "404") == 7
+    assert list((project / "logs" / "prometheus-multiproc").iterdir()) == []
 
 
 def test_restart_starts_counting_from_zero(project):
@@ -97,3 +120,14 @@ def test_start_without_a_model_fails_fast_with_the_reason(project):
         env=env_for(project), capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     assert "cannot start: no trained model" in result.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--port", "http"),
+                                               ("--workers", "0"), ("--workers", "-2")])
+def test_impossible_server_options_are_one_line_and_no_server(project, option, value):
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "serve.py"), option, value],
+                            env=env_for(project), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert option in error and repr(value) in error

@@ -1,7 +1,10 @@
 """Every script end to end, as a user runs it: a fresh process, real files, exit codes."""
 
 import json
+import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
 
@@ -136,3 +139,158 @@ def test_generate_data_drift_flag_and_help(tmp_path):
     for script in ("generate_data.py", "train.py", "predict_batch.py", "retrain.py"):
         result = run(script, "--help", env=env)
         assert result.returncode == 0 and "usage:" in result.stdout
+
+
+# Faults a user runs into (issue 14): each job ends in one clear line, never a traceback, and
+# changes nothing it was not meant to.
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    """The only line on stderr; jobs run at CHURN_LOG_LEVEL=WARNING unless they fail before work."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def modes_and_bytes(folder) -> dict[str, tuple[int, bytes | None]]:
+    """Every path under `folder` but the logs, with its mode and content."""
+    return {str(path.relative_to(folder)): (stat.S_IMODE(path.stat().st_mode),
+                                            path.read_bytes() if path.is_file() else None)
+            for path in sorted(folder.rglob("*")) if path.relative_to(folder).parts[0] != "logs"}
+
+
+@pytest.fixture
+def faults(lifecycle, tmp_path):
+    """A copy of the lifecycle's project, run at WARNING level: a clean run prints nothing."""
+    root, _, _ = lifecycle
+    shutil.copytree(root / "models", tmp_path / "models")
+    shutil.copytree(root / "data", tmp_path / "data")
+    return tmp_path, env_for(tmp_path, CHURN_LOG_LEVEL="WARNING")
+
+
+def customers_with(root, row: int, column: str, value: str, path) -> None:
+    customers = pd.read_csv(root / "data" / "customers.csv", dtype=str, keep_default_na=False)
+    customers.head(200).assign(**{column: lambda frame: frame[column].mask(frame.index == row, value)}
+                               ).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("value", ["inf", "Infinity", "-inf", "1e309"])
+def test_infinity_in_a_csv_is_one_line_for_each_job(faults, value):
+    root, env = faults
+    customers_with(root, 41, "Balance", value, root / "bad.csv")
+    before = modes_and_bytes(root / "models") | modes_and_bytes(root / "data")
+    sign = "-" if value.startswith("-") else ""
+    for script, option in (("train.py", "--data"), ("predict_batch.py", "--data"),
+                           ("retrain.py", "--new-data")):
+        result = run(script, option, str(root / "bad.csv"), env=env)
+        assert result.returncode == 1, script
+        assert one_line(result).endswith(
+            f"bad.csv, line 43, column Balance: {sign}inf is not a finite number"), script
+    assert modes_and_bytes(root / "models") | modes_and_bytes(root / "data") == before
+
+
+def test_header_only_and_undecodable_files_are_one_line(faults):
+    root, env = faults
+    lines = (root / "data" / "customers.csv").read_bytes().splitlines(keepends=True)
+    (root / "header.csv").write_bytes(lines[0])
+    fields = lines[30].split(b",")
+    fields[2] = "Müller".encode("latin-1")
+    (root / "latin1.csv").write_bytes(b"".join([*lines[:30], b",".join(fields), *lines[31:]]))
+    before = modes_and_bytes(root / "data")
+    for name, message in (("header.csv", "header.csv: no data rows below the header"),
+                          ("latin1.csv", "latin1.csv, line 31, column Surname: not UTF-8 text")):
+        result = run("predict_batch.py", "--data", str(root / name), env=env)
+        assert result.returncode == 1, name
+        assert message in one_line(result), name
+    assert modes_and_bytes(root / "data") == before
+
+
+def test_malformed_files_never_echo_a_surname(faults):
+    root, env = faults
+    lines = (root / "data" / "customers.csv").read_text().splitlines(keepends=True)
+    (root / "no_header.csv").write_text("".join(lines[1:]))
+    (root / "shifted.csv").write_text("".join([*lines[:8], lines[8].split(",", 1)[1], *lines[9:]]))
+    text = ""
+    for name in ("no_header.csv", "shifted.csv"):
+        for script in ("train.py", "predict_batch.py"):
+            result = run(script, "--data", str(root / name), env=env | {"CHURN_LOG_LEVEL": "INFO"})
+            assert result.returncode == 1 and "Traceback" not in result.stderr
+            text += result.stderr
+    text += "".join(path.read_text() for path in (root / "logs").glob("*.log"))
+    assert "is the header row missing" in text and "line 9, column CustomerId: not a number" in text
+    assert not [name for name in SURNAMES if re.search(rf"\b{name}\b", text)]
+
+
+def blocked_by_a_file(root):
+    (root / "blocker").write_text("a file where a folder should be\n")
+    return root / "blocker"
+
+
+UNWRITABLE = {
+    "predictions.csv is a folder": (
+        lambda root: (root / "out.csv").mkdir(), ["predict_batch.py", "--out", "{root}/out.csv"],
+        "{root}/out.csv is a folder"),
+    "predictions folder is a file": (
+        blocked_by_a_file, ["predict_batch.py", "--out", "{root}/blocker/predictions.csv"],
+        "cannot write {root}/blocker/predictions.csv: {root}/blocker is a file, not a folder"),
+    "read-only predictions": (
+        lambda root: (root / "data" / "predictions.csv").chmod(0o444), ["predict_batch.py"],
+        "{root}/data/predictions.csv is read-only; make it writable"),
+    "models folder is a file": (
+        blocked_by_a_file, ["train.py", "CHURN_MODELS_DIR={root}/blocker/models"],
+        "cannot write {root}/blocker/models/latest: {root}/blocker is a file, not a folder"),
+    "read-only latest": (
+        lambda root: (root / "models" / "latest").chmod(0o444),
+        ["retrain.py", "--new-data", "{root}/data/new.csv"],
+        "{root}/models/latest is read-only; make it writable"),
+    "read-only data of a retraining": (
+        lambda root: (root / "data" / "customers.csv").chmod(0o400),
+        ["retrain.py", "--new-data", "{root}/data/new.csv"],
+        "{root}/data/customers.csv is read-only; make it writable"),
+    "generated data under a file": (
+        blocked_by_a_file, ["generate_data.py", "--out", "{root}/blocker/c.csv"],
+        "cannot write {root}/blocker/c.csv: {root}/blocker is a file, not a folder"),
+    "export under a file": (
+        blocked_by_a_file, ["export_metrics.py", "--out", "{root}/blocker/m.csv"],
+        "cannot write {root}/blocker/m.csv: {root}/blocker is a file, not a folder"),
+    "report is a folder": (
+        lambda root: (root / "r.html").mkdir(),
+        ["drift_report.py", "--current", "{root}/data/new.csv", "--out", "{root}/r.html"],
+        "{root}/r.html is a folder"),
+}
+
+
+@pytest.mark.parametrize("case", UNWRITABLE)
+def test_an_output_that_cannot_be_written_is_found_before_the_work(faults, case):
+    """At INFO level: the error is the only line, so no stage of the work was even logged."""
+    root, env = faults
+    prepare, command, message = UNWRITABLE[case]
+    prepare(root)
+    before = modes_and_bytes(root)
+    args = [arg.format(root=root) for arg in command]
+    settings = dict(arg.split("=", 1) for arg in args if "=" in arg)
+    result = run(args[0], *[arg for arg in args[1:] if "=" not in arg],
+                 env=env | {"CHURN_LOG_LEVEL": "INFO"} | settings)
+    assert result.returncode == 1
+    assert f"| ERROR    | {message.format(root=root)}" in one_line(result)
+    assert modes_and_bytes(root) == before
+
+
+def test_a_pushgateway_url_that_is_not_a_url_warns_and_keeps_the_predictions(faults):
+    root, env = faults
+    (root / "data" / "predictions.csv").unlink()
+    result = run("predict_batch.py", env=env | {"CHURN_PUSHGATEWAY_URL": "http://[not-a-url"})
+    assert result.returncode == 0
+    assert "could not push churn-batch-prediction metrics to the Pushgateway at http://[not-a-url " in (
+        one_line(result))
+    assert len(pd.read_csv(root / "data" / "predictions.csv")) == len(
+        pd.read_csv(root / "data" / "customers.csv"))
+
+
+def test_files_others_read_get_the_mode_open_would_give(lifecycle):
+    root, _, _ = lifecycle
+    umask = os.umask(0)
+    os.umask(umask)
+    latest = (root / "models" / "latest").read_text().strip()
+    for path in ("data/customers.csv", "data/predictions.csv", "data/predictions.prom",
+                 "models/latest", f"models/{latest}/model.joblib", f"models/{latest}/metadata.json"):
+        assert stat.S_IMODE((root / path).stat().st_mode) == 0o666 & ~umask, path

@@ -8,7 +8,7 @@ import pytest
 
 from churn.batch import PREDICTION_COLUMNS, predict_batch
 from churn.data.synthetic import generate
-from churn.errors import DataValidationError, ModelLoadError
+from churn.errors import DataValidationError, ModelLoadError, OutputError
 from churn.model.registry import latest_version
 from tests.helpers import settings_for
 
@@ -124,7 +124,38 @@ def test_untrained_gender_is_refused_in_one_line_and_keeps_the_old_predictions(p
     customers.loc[1500, "Gender"] = "X"
     customers.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DataValidationError,
-                       match="line 1502, column Gender: 'X' is not a category") as caught:
+                       match="line 1502, column Gender: not a category") as caught:
         predict_batch(project, data_path=tmp_path / "bad.csv")
     assert "\n" not in str(caught.value)
     assert project.predictions_path.read_bytes() == before
+
+
+def test_header_only_file_is_refused_and_keeps_the_old_predictions(project, tmp_path):
+    predict_batch(project)
+    before = project.predictions_path.read_bytes()
+    pd.read_csv(project.data_path).iloc[:0].to_csv(tmp_path / "header.csv", index=False)
+    with pytest.raises(DataValidationError, match="header.csv: no data rows below the header"):
+        predict_batch(project, data_path=tmp_path / "header.csv")
+    assert project.predictions_path.read_bytes() == before
+
+
+def refuse_to_score(*args, **kwargs):
+    raise AssertionError("the output should have been checked before any scoring")
+
+
+@pytest.mark.parametrize("blocked", ["folder", "file above", "read-only"])
+def test_an_unwritable_output_is_found_before_scoring(project, tmp_path, monkeypatch, blocked):
+    monkeypatch.setattr("churn.batch.iter_customer_chunks", refuse_to_score)
+    out = tmp_path / "out" / "predictions.csv"
+    if blocked == "folder":
+        out.mkdir(parents=True)
+    elif blocked == "file above":
+        (tmp_path / "out").write_text("a file\n")
+    else:
+        out.parent.mkdir()
+        out.write_text("keep\n")
+        out.chmod(0o444)
+    with pytest.raises(OutputError):
+        predict_batch(project, out_path=out)
+    if blocked == "read-only":
+        assert out.read_text() == "keep\n"

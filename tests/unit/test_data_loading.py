@@ -55,7 +55,7 @@ def test_missing_column_names_the_column_and_header_line(settings, frame, tmp_pa
 @pytest.mark.parametrize(
     ("column", "row", "value", "message"),
     [
-        ("Age", 7, "forty", "'forty' is not a number"),
+        ("Age", 7, "forty", "not a number"),
         ("Age", 3, -4, "-4 is not a number from 18 to 120"),
         ("CreditScore", 10, 950, "950 is not a number from 300 to 900"),
         ("CreditScore", 0, 120, "120 is not a number from 300 to 900"),
@@ -64,7 +64,12 @@ def test_missing_column_names_the_column_and_header_line(settings, frame, tmp_pa
         ("NumOfProducts", 5, 1.5, "1.5 is not a whole number from 1 to 10"),
         ("Balance", 8, -10, "-10 is not a number of at least 0"),
         ("CustomerId", 12, None, "value is missing"),
-        ("CustomerId", 2, "abc", "'abc' is not a number"),
+        ("CustomerId", 2, "abc", "not a number"),
+        ("Balance", 3, "inf", "inf is not a finite number"),
+        ("Balance", 9, "Infinity", "inf is not a finite number"),
+        ("EstimatedSalary", 4, "-inf", "-inf is not a finite number"),
+        ("EstimatedSalary", 11, "1e309", "inf is not a finite number"),
+        ("CreditScore", 6, "-Infinity", "-inf is not a finite number"),
         ("Geography", 6, "x" * 65, "text longer than 64 characters"),
     ],
 )
@@ -76,6 +81,22 @@ def test_bad_value_names_file_line_and_column(settings, frame, tmp_path, column,
     # Data row `row` (0-based) sits on file line row + 2: line 1 is the header.
     assert (error.line, error.column) == (row + 2, column)
     assert str(error) == f"{tmp_path / 'c.csv'}, line {row + 2}, column {column}: {message}"
+
+
+def test_infinity_is_refused_by_the_chunked_reader_too(settings, tmp_path):
+    frame = generate(1000, seed=2)
+    frame["EstimatedSalary"] = frame["EstimatedSalary"].astype(object)
+    frame.loc[777, "EstimatedSalary"] = "Infinity"
+    path = write(tmp_path / "c.csv", frame)
+    with pytest.raises(DataValidationError,
+                       match=r"line 779, column EstimatedSalary: inf is not a finite number$"):
+        list(iter_customer_chunks(path, settings, chunk_size=300))
+
+
+def test_nan_text_is_a_missing_value(settings, frame, tmp_path):
+    frame["Balance"] = frame["Balance"].astype(object)
+    frame.loc[3, "Balance"] = "nan"
+    assert load_customers(write(tmp_path / "c.csv", frame), settings)["Balance"].isna().sum() >= 1
 
 
 def test_missing_feature_values_are_allowed_for_imputation(settings, frame, tmp_path):
@@ -152,5 +173,83 @@ def test_scoring_refuses_an_untrained_closed_category_naming_line_and_column(set
     frame.loc[[12, 30], "Gender"] = ["X ", "Y"]
     error = refused(write(tmp_path / "c.csv", frame), settings, with_target=False, categories=TRAINED)
     assert (error.line, error.column) == (14, "Gender")
-    assert str(error) == (f"{tmp_path / 'c.csv'}, line 14, column Gender: 'X' is not a category "
+    assert str(error) == (f"{tmp_path / 'c.csv'}, line 14, column Gender: not a category "
                           "the model was trained on (Male, Female)")
+
+
+# Every surname of the file is this one: no message may contain it, whatever breaks the file.
+SURNAME = "Zyxwvutsrq"
+
+
+def lines_with_one_surname(frame: pd.DataFrame) -> list[str]:
+    return frame.assign(Surname=SURNAME).to_csv(index=False).splitlines()
+
+
+def without_header(lines: list[str]) -> list[str]:
+    return lines[1:]
+
+
+def with_a_field_missing(lines: list[str]) -> list[str]:
+    """Row 5 lost its RowNumber: every value moves one column left, Surname into CustomerId."""
+    return [*lines[:6], lines[6].split(",", 1)[1], *lines[7:]]
+
+
+def with_surnames_under_gender(lines: list[str]) -> list[str]:
+    """Surname and Gender columns swapped in the header only."""
+    header = lines[0].split(",")
+    first, second = header.index("Surname"), header.index("Gender")
+    header[first], header[second] = header[second], header[first]
+    return [",".join(header), *lines[1:]]
+
+
+@pytest.mark.parametrize("damage", [without_header, with_a_field_missing, with_surnames_under_gender])
+@pytest.mark.parametrize("reader", ["whole", "chunks"])
+def test_no_message_echoes_a_surname(settings, frame, tmp_path, damage, reader):
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(damage(lines_with_one_surname(frame))) + "\n")
+    with pytest.raises(DataValidationError) as caught:
+        if reader == "whole":
+            load_customers(path, settings, with_target=False, categories=TRAINED)
+        else:
+            list(iter_customer_chunks(path, settings, 20, categories=TRAINED))
+    assert SURNAME not in str(caught.value)
+    assert caught.value.line is not None and caught.value.column is not None
+
+
+def test_a_missing_header_is_named_as_such_without_listing_the_first_row(settings, frame, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(without_header(frame.to_csv(index=False).splitlines())) + "\n")
+    error = refused(path, settings)
+    assert (error.line, error.column) == (1, "CustomerId")
+    assert "no known column names: is the header row missing, or the file not comma-separated?" in (
+        str(error))
+    assert str(frame.loc[0, "CustomerId"]) not in str(error)
+
+
+def test_a_real_header_with_a_column_missing_is_listed(settings, frame, tmp_path):
+    error = refused(write(tmp_path / "c.csv", frame.rename(columns={"Age": "Agee"})), settings)
+    assert "required column missing (the header has " in str(error) and "Agee" in str(error)
+
+
+def test_header_only_file_is_refused_before_any_chunk(settings, frame, tmp_path):
+    path = write(tmp_path / "c.csv", frame.iloc[:0])
+    with pytest.raises(DataValidationError, match="no data rows below the header"):
+        next(iter_customer_chunks(path, settings, 20))
+
+
+@pytest.mark.parametrize("reader", ["whole", "chunks"])
+@pytest.mark.parametrize("row", [3, 700])
+def test_bytes_that_are_not_utf8_name_line_and_column(settings, tmp_path, reader, row):
+    lines = lines_with_one_surname(generate(1000, seed=2))
+    fields = lines[row + 1].split(",")
+    fields[2] = SURNAME + "\xe9"  # Latin-1, as a spreadsheet may save it
+    data = "\n".join(lines[:row + 1]).encode() + b"\n" + ",".join(fields).encode("latin-1")
+    path = tmp_path / "c.csv"
+    path.write_bytes(data + b"\n" + "\n".join(lines[row + 2:]).encode() + b"\n")
+    with pytest.raises(DataValidationError) as caught:
+        if reader == "whole":
+            load_customers(path, settings)
+        else:
+            list(iter_customer_chunks(path, settings, 300))
+    assert str(caught.value) == (f"{path}, line {row + 2}, column Surname: not UTF-8 text "
+                                 "(save the file with UTF-8 encoding)")

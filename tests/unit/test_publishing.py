@@ -1,5 +1,6 @@
 """Publishing a job's metrics: a text file always, the Pushgateway when reachable."""
 
+import pytest
 from loguru import logger
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,6 +23,33 @@ def test_a_published_gauge_reads_back_and_a_missing_one_is_none(settings, tmp_pa
             push=False)
     assert read_gauge(textfile, "churn_predictions_high_risk") == 30
     assert read_gauge(textfile, "churn_predictions_high_risk_previous") is None
+
+
+def published_with_warnings(settings, textfile) -> tuple[bool, list[str]]:
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
+    try:
+        pushed = publish(JOB_TRAINING, training_registry(METADATA), settings, textfile)
+    finally:
+        logger.remove(sink)
+    return pushed, warnings
+
+
+@pytest.mark.parametrize("url", ["http://[not-a-url", "not a url", "localhost:port", "notaurl", ""])
+def test_a_pushgateway_url_that_is_not_a_url_warns_like_an_unreachable_one(settings, tmp_path, url):
+    pushed, warnings = published_with_warnings(settings.model_copy(update={"pushgateway_url": url}),
+                                               tmp_path / "m.prom")
+    assert pushed is False
+    assert len(warnings) == 1 and f"Pushgateway at {url} " in warnings[0]
+    assert (tmp_path / "m.prom").is_file()
+
+
+def test_a_metrics_file_that_cannot_be_written_warns_and_still_pushes(settings, tmp_path):
+    (tmp_path / "m.prom").mkdir()
+    pushed, warnings = published_with_warnings(settings, tmp_path / "m.prom")
+    assert pushed is False
+    assert len(warnings) == 2 and f"{tmp_path / 'm.prom'} is a folder" in warnings[0]
+    assert "could not push" in warnings[1]
 
 
 def test_unreachable_pushgateway_warns_once_naming_the_url(settings, tmp_path):

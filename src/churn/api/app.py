@@ -18,6 +18,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from churn import logs
 from churn.api import errors
+from churn.api.errors import public
 from churn.api.middleware import SCRAPE_PATH, RequestContextMiddleware
 from churn.api.routes import admin, predictions, status
 from churn.api.schemas import UNKNOWN_BODIES
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None,
             if not settings.api_start_unready:
                 logger.error("cannot start: {}", exc)
                 raise
-            api.unready_reason = str(exc)
+            api.unready_reason = public(str(exc))
             logger.warning("started but not ready: {}", exc)
         else:
             activate(service, api.metrics)

@@ -1,9 +1,19 @@
 """Error responses: always JSON, always naming what was wrong, never a stack trace."""
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+
+ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s/:,;'\"()]+/)*([^\s/:,;'\"()]+)")
+
+
+def public(message: str) -> str:
+    """`message` for a client: each absolute path cut to its file name. The server's folders are
+    not the caller's business; the full message goes to the log."""
+    return ABSOLUTE_PATH.sub(r"\1", message)
 
 
 def _field(location: tuple) -> str:

@@ -12,6 +12,7 @@ import time
 
 from loguru import logger
 from prometheus_client import Gauge
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -42,6 +43,23 @@ def body_over_limit(scope: Scope, max_body_bytes: int) -> str | None:
     if length and length.isdigit() and int(length) > max_body_bytes:
         return f"request body of {length} bytes is over the limit of {max_body_bytes}"
     return None
+
+
+def limited(receive: Receive, max_body_bytes: int) -> Receive:
+    """`receive` that counts body bytes as they arrive and refuses the request (413) as soon as
+    they pass the limit: a chunked body declares no length, and must not be read whole first."""
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_body_bytes:
+                raise HTTPException(413, f"request body is over the limit of {max_body_bytes} bytes")
+        return message
+
+    return receive_within_limit
 
 
 async def respond(send: Send, status: int, body: dict) -> None:
@@ -84,7 +102,7 @@ class RequestContextMiddleware:
                     await respond(send_with_id, 413, {"detail": detail})
                     return
                 try:
-                    await self.app(scope, receive, send_with_id)
+                    await self.app(scope, limited(receive, self.max_body_bytes), send_with_id)
                 except Exception:
                     # Logged here, with the request id, instead of as an anonymous traceback.
                     logger.exception("unhandled error in {} {}", scope["method"], scope["path"])

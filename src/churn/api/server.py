@@ -1,24 +1,52 @@
 """Runs the API under uvicorn, with one worker or several sharing their metrics.
 
 With several workers each is its own process; prometheus-client's multiprocess mode has them
-write their metrics to files in one directory, which /metrics sums. The directory must start
-empty, or a previous run's counters would be added in.
+write their metrics to files in one directory, which /metrics sums. Each running instance gets a
+directory of its own, named after its main process: a second instance started from the same
+checkout (another port) must neither empty the first one's files nor have them added in. The
+directories of instances that are no longer running are removed at the next start.
 """
 
 import os
 import shutil
+from pathlib import Path
 
 import uvicorn
 
 from churn.settings import Settings
 
 
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+def instance_directory(root: Path) -> Path:
+    """A fresh multiprocess directory for this instance; those of dead instances are removed."""
+    root.mkdir(parents=True, exist_ok=True)
+    for directory in root.iterdir():
+        if directory.is_dir() and (not directory.name.isdigit() or not running(int(directory.name))):
+            shutil.rmtree(directory, ignore_errors=True)
+    own = root / str(os.getpid())
+    shutil.rmtree(own, ignore_errors=True)
+    own.mkdir()
+    return own
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    directory = None
     if workers > 1:
-        directory = settings.multiprocess_dir
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        directory = instance_directory(settings.multiprocess_dir)
         # Read by prometheus-client when each worker imports it, so it must be set before.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    uvicorn.run("churn.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False)
+    try:
+        uvicorn.run("churn.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=False)
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)

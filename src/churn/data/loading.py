@@ -2,8 +2,12 @@
 
 Only the id, the configured features and (for training) the target are kept: Surname and any
 other column are dropped as soon as a file is read, so personal data never travels further.
+Messages never quote a text cell either: in a file with a missing header or a shifted row any
+cell may hold a surname, so they name the line and column and say what was expected. Numbers
+are quoted (an out-of-range age is not personal).
 """
 
+import csv
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from churn.errors import DataValidationError
 from churn.settings import Settings
 
 HEADER_LINES = 1
+# Columns of the public schema that are never features: a header naming them is a real header.
+KNOWN_OTHER_COLUMNS = ("RowNumber", "Surname")
 
 
 def _columns(settings: Settings, with_target: bool) -> list[str]:
@@ -41,10 +47,15 @@ def _check_numeric(frame: pd.DataFrame, column: str, rule: NumericRule, required
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() & values.notna()
         if bad.any():
-            line, position = _line_of(frame, bad)
-            raise DataValidationError(
-                path, f"{values.iloc[position]!r} is not a number", line=line, column=column)
+            line, _ = _line_of(frame, bad)
+            raise DataValidationError(path, "not a number", line=line, column=column)
         frame[column] = values = numbers
+    # inf, Infinity and 1e309 parse as floats, yet no rule or model can use them.
+    infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+    if infinite.any():
+        line, position = _line_of(frame, infinite)
+        raise DataValidationError(path, f"{values.iloc[position]:g} is not a finite number",
+                                  line=line, column=column)
     missing = values.isna()
     if required and missing.any():
         line, _ = _line_of(frame, missing)
@@ -84,8 +95,8 @@ def _check_text(frame: pd.DataFrame, column: str, path: Path, known: list[str] |
         if not unknown.empty:
             line, _ = _line_of(frame, values == unknown.iloc[0])
             raise DataValidationError(
-                path, f"{unknown.iloc[0].strip()!r} is not a category the model was trained on "
-                      f"({', '.join(known)})", line=line, column=column)
+                path, f"not a category the model was trained on ({', '.join(known)})",
+                line=line, column=column)
     if not cleaned.equals(distinct) or (cleaned == "").any():
         frame[column] = values.map(dict(zip(distinct, cleaned.replace("", np.nan), strict=True)))
 
@@ -101,6 +112,13 @@ def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: b
     columns = _columns(settings, with_target)
     absent = [column for column in columns if column not in frame.columns]
     if absent:
+        known = {*columns, settings.target_column, *KNOWN_OTHER_COLUMNS}
+        if not known & set(frame.columns):
+            # The first line is data (names, ids) read as a header: it is not repeated.
+            raise DataValidationError(
+                path, "the first line has no known column names: is the header row missing, or the "
+                      f"file not comma-separated? (expected {', '.join(columns)})",
+                line=1, column=absent[0])
         raise DataValidationError(
             path, f"required column missing (the header has {', '.join(map(str, frame.columns))})",
             line=1, column=absent[0])
@@ -125,16 +143,46 @@ def validate(frame: pd.DataFrame, settings: Settings, path: Path, with_target: b
     return frame
 
 
+def _not_utf8(path: Path) -> DataValidationError:
+    """The line and column of the first bytes that are not UTF-8 (pandas names neither)."""
+    header: list[str] = []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                # The fields before the bad byte, parsed as CSV so quoted commas count right.
+                before = next(csv.reader([raw[:exc.start].decode("latin-1")]), [""])
+                column = header[len(before) - 1] if 0 < len(before) <= len(header) else None
+                return DataValidationError(path, "not UTF-8 text (save the file with UTF-8 "
+                                                 "encoding)", line=number, column=column)
+            if number == HEADER_LINES:
+                header = [name.strip() for name in next(csv.reader([text]), [])]
+    return DataValidationError(path, "not UTF-8 text (save the file with UTF-8 encoding)")
+
+
+def _unreadable(path: Path, exc: Exception) -> DataValidationError:
+    """One clear error for a file pandas cannot parse; its messages name lines, never values."""
+    if isinstance(exc, UnicodeDecodeError):
+        return _not_utf8(path)
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataValidationError(path, "the file is empty (no header, no rows)")
+    if isinstance(exc, OSError):
+        return DataValidationError(path, f"cannot be read ({exc.strerror})")
+    return DataValidationError(path, f"not a readable CSV file: {exc}")
+
+
+READ_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError)
+
+
 def _reader(path: Path, settings: Settings, chunk_size: int | None):
     if not path.is_file():
         raise DataValidationError(path, "file not found")
     dtypes = {column: str for column in settings.categorical_features}
     try:
         return pd.read_csv(path, dtype=dtypes, chunksize=chunk_size, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(path, "the file is empty (no header, no rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(path, f"not a readable CSV file: {exc}") from None
+    except READ_ERRORS as exc:
+        raise _unreadable(path, exc) from None
 
 
 def load_customers(path: Path, settings: Settings, with_target: bool = True,
@@ -157,6 +205,8 @@ def iter_customer_chunks(path: Path, settings: Settings, chunk_size: int,
     try:
         for chunk in _reader(path, settings, chunk_size):
             chunk = validate(chunk, settings, path, with_target=False, categories=categories)
+            if chunk.empty:  # pandas yields one empty chunk for a header-only file
+                continue
             ids = chunk[settings.id_column].to_numpy()
             if seen and (repeated := np.isin(ids, np.concatenate(seen))).any():
                 line, position = _line_of(chunk, repeated)
@@ -165,7 +215,7 @@ def iter_customer_chunks(path: Path, settings: Settings, chunk_size: int,
             seen.append(ids)
             rows += len(chunk)
             yield chunk
-    except pd.errors.ParserError as exc:
-        raise DataValidationError(path, f"not a readable CSV file: {exc}") from None
+    except READ_ERRORS as exc:
+        raise _unreadable(path, exc) from None
     if rows == 0:
         raise DataValidationError(path, "no data rows below the header")

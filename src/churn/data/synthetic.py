@@ -13,7 +13,7 @@ import pandas as pd
 from loguru import logger
 
 from churn.errors import ChurnError
-from churn.files import atomic_path
+from churn.files import atomic_path, check_writable
 
 COLUMNS = [
     "RowNumber", "CustomerId", "Surname", "CreditScore", "Geography", "Gender", "Age", "Tenure",
@@ -112,6 +112,7 @@ def write_customers(path: Path, rows: int, seed: int, drift: bool = False,
     """Generates and writes the file atomically, so a reader never sees half of it."""
     if rows < 1:
         raise ChurnError(f"--rows must be at least 1, got {rows}")
+    check_writable(path)
     frame = generate(rows, seed, drift=drift, first_id=first_id)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)

@@ -15,9 +15,9 @@ from sklearn.model_selection import train_test_split
 
 from churn.data import load_customers
 from churn.errors import ChurnError
-from churn.files import atomic_path
+from churn.files import atomic_path, check_writable
 from churn.model.evaluation import evaluate
-from churn.model.registry import load_model, promote, save_model
+from churn.model.registry import LATEST, load_model, promote, save_model
 from churn.model.scoring import check_features
 from churn.model.training import data_record, fit_and_evaluate
 from churn.settings import Settings
@@ -70,9 +70,15 @@ def _write_merged(base_path: Path, new_path: Path, keep: pd.Index, settings: Set
 
 
 def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -> RetrainingRun:
-    """Trains a challenger on base + new data; promotes it and merges the data only if it wins."""
+    """Trains a challenger on base + new data; promotes it and merges the data only if it wins.
+
+    Raises OutputError before training when what a promotion rewrites (`latest`, the base data)
+    cannot be written: a winner must not be left half promoted.
+    """
     started = time.perf_counter()
     base_data = base_data or settings.data_path
+    for output in (settings.models_dir / LATEST, base_data):
+        check_writable(output)
     champion = load_model(settings.models_dir)
     check_features(champion, settings)
     base = load_customers(base_data, settings)

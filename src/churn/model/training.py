@@ -18,10 +18,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_te
 
 from churn.data import load_customers
 from churn.drift import build_profile
-from churn.files import sha256_of
+from churn.files import check_writable, sha256_of
 from churn.model.evaluation import best_f2_threshold, evaluate
 from churn.model.pipeline import build_pipeline
-from churn.model.registry import promote, save_model
+from churn.model.registry import LATEST, promote, save_model
 from churn.settings import Settings
 
 
@@ -141,9 +141,13 @@ def data_record(path: Path) -> dict[str, Any]:
 
 
 def train(settings: Settings, data_path: Path | None = None) -> TrainingRun:
-    """Trains on the customers file, saves a new version and makes it `latest`."""
+    """Trains on the customers file, saves a new version and makes it `latest`.
+
+    Raises OutputError before training when the models folder or `latest` cannot be written.
+    """
     started = time.perf_counter()
     data_path = data_path or settings.data_path
+    check_writable(settings.models_dir / LATEST)
     frame = load_customers(data_path, settings)
     logger.info("load: {} rows, {} features, churn rate {:.1%} from {}", len(frame),
                 len(settings.features), frame[settings.target_column].mean(), data_path)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from loguru import logger
 from pydantic import BaseModel
 
-from churn.cli import run_job
+from churn.cli import port_number, run_job
 from churn.logs import write_record
 from churn.settings import Settings
 
@@ -100,7 +100,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9095, help="port to listen on (default 9095)")
+    parser.add_argument("--port", type=port_number, default=9095, help="port to listen on (default 9095)")
     args = parser.parse_args()
     return run_job("alerts", lambda settings: serve(settings, args.host, args.port))
 

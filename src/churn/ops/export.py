@@ -11,7 +11,7 @@ import requests
 from loguru import logger
 
 from churn.errors import ChurnError
-from churn.files import write_text_atomic
+from churn.files import check_writable, write_text_atomic
 from churn.metrics import CATALOGUE_SERIES
 from churn.settings import Settings
 
@@ -52,20 +52,21 @@ def rows_of(series_name: str, result: list[dict]) -> list[dict]:
 def export_metrics(settings: Settings, since: str, step: str, out: Path,
                    series: list[str] | None = None) -> int:
     """Writes every sample of `series` (default: the catalogue) over the last `since`; returns rows."""
+    if out.suffix not in (".csv", ".json"):
+        raise ChurnError(f"{out}: the output must end in .csv or .json")
+    check_writable(out)
     end = time.time()
     start, step_seconds = end - seconds_of(since), seconds_of(step)
     rows = [row for name in (series or CATALOGUE_SERIES)
             for row in rows_of(name, query_range(settings.prometheus_url, name, start, end, step_seconds))]
     if out.suffix == ".json":
         text = json.dumps(rows, indent=1)
-    elif out.suffix == ".csv":
+    else:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["timestamp", "metric", "labels", "value"])
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-    else:
-        raise ChurnError(f"{out}: the output must end in .csv or .json")
     write_text_atomic(out, text)
     logger.success("exported {} samples of {} series over the last {} to {}", len(rows),
                    len({(row["metric"], row["labels"]) for row in rows}), since, out)

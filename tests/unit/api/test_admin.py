@@ -39,8 +39,9 @@ def test_failed_reload_keeps_the_old_model_serving(client, project, registry):
     old = latest_version(project / "models")
     (project / "models" / "latest").write_text("20000101-000000\n")
     answer = client.post("/admin/reload", headers=AUTH)
-    assert answer.status_code == 500
+    assert answer.status_code == 409
     assert answer.json()["detail"].startswith(f"reload failed, still serving model {old}")
+    assert str(project) not in answer.text and "/models/" not in answer.text
     assert client.get("/model").json()["version"] == old
     assert client.get("/ready").json()["status"] == "ready"
     assert model_info(registry, old) == 1

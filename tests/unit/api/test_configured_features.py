@@ -161,7 +161,7 @@ def test_model_without_training_categories_is_refused_at_start_in_one_line(proje
 def test_model_without_training_categories_is_refused_on_reload(client, project):
     _edit_profile(project, "Gender", [])
     answer = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert answer.status_code == 500 and "no training categories of Gender" in answer.json()["detail"]
+    assert answer.status_code == 409 and "no training categories of Gender" in answer.json()["detail"]
     assert client.get("/ready").json()["status"] == "ready"
 
 

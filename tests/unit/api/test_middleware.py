@@ -74,6 +74,30 @@ def test_crash_in_a_handler_is_a_json_500_logged_and_counted(json_client, projec
     assert errors[0]["request_id"] == "boom" and "scorer exploded" in errors[0]["exception"]
 
 
+def test_a_crash_logs_its_traceback_without_request_values(make_client, project, customers):
+    client = make_client()  # text lines: where loguru would print each frame's variables
+    def broken(rows):
+        raise RuntimeError("scorer exploded")
+
+    client.app.state.api.service.scorer.score = broken
+    body = customer_body(customers, complete_customer_id(customers)) | {"CreditScore": 777.25}
+    assert client.post("/predict", json=body).status_code == 500
+    logger.complete()
+    log = (project / "logs" / "api.log").read_text()
+    assert "Traceback" in log and "scorer exploded" in log
+    assert "777.25" not in log and "'CreditScore'" not in log
+
+
+def test_unknown_http_methods_share_one_label(client, registry):
+    for method in ("FOO", "BAR", "PURGE"):
+        assert client.request(method, "/health").status_code == 405
+    assert registry.get_sample_value("api_requests_total", {
+        "method": "other", "endpoint": "/health", "status_code": "405"}) == 3
+    methods = {sample.labels["method"] for family in registry.collect()
+               if family.name == "api_requests" for sample in family.samples}
+    assert methods <= {"GET", "POST", "other"}
+
+
 def test_logs_hold_no_surname_and_no_body(json_client, project, customers):
     body = customer_body(customers, complete_customer_id(customers))
     json_client.post("/predict", json=body)

@@ -138,6 +138,19 @@ def test_batch_over_the_configured_size_is_413(make_client, customers, registry)
     assert registry.get_sample_value("model_prediction_score_count") == 0
 
 
+def test_chunked_body_over_the_byte_limit_is_413_as_it_arrives(make_client, registry):
+    client = make_client(api_max_body_bytes=2048)
+
+    def chunks():  # no Content-Length: the body arrives in pieces
+        for _ in range(50):
+            yield b" " * 1024
+
+    answer = client.post("/predict/batch", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert "over the limit of 2048 bytes" in answer.json()["detail"]
+    assert requests_total(registry, "POST", "/predict/batch", "413") == 1
+
+
 def test_empty_batch_is_422(client):
     assert client.post("/predict/batch", json={"customers": []}).status_code == 422
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from loguru import logger
 from starlette.concurrency import run_in_threadpool
 
+from churn.api.errors import public
 from churn.api.schemas import ReloadResult
 from churn.api.service import activate, load_service
 from churn.api.state import api_state
@@ -29,7 +30,10 @@ async def reload(request: Request,
         service = await run_in_threadpool(load_service, api.settings)
     except ChurnError as exc:
         logger.error("reload failed, still serving {}: {}", previous_version, exc)
-        raise HTTPException(500, f"reload failed, still serving model {previous_version}: {exc}") from None
+        # 409, not 5xx: the service is healthy and still serving; what it was asked to load
+        # conflicts with what is on disk, and the caller can fix that and ask again.
+        raise HTTPException(409, f"reload failed, still serving model {previous_version}: "
+                                 f"{public(str(exc))}") from None
     activate(service, api.metrics)
     api.service, api.unready_reason = service, ""
     request.app.openapi_schema = None  # rebuilt on next use, with the request bodies of this model
