@@ -25,10 +25,9 @@ import pytest
 import requests
 import yaml
 
-from churn.errors import ChurnError
 from churn.ops.native_stack import port_in_use, query, stop_process, wait_until
 from tests.containers.standins import StandIns, docker
-from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries
+from tests.contract.dashboards import wait_for_every_panel
 from tests.contract.test_readme import COMMANDS, run_bash
 from tests.contract.tools import unavailable
 from tests.helpers import REPO
@@ -202,16 +201,7 @@ def test_every_target_is_up_and_pushed_series_keep_their_own_job(stack):
 
 
 def test_every_dashboard_panel_query_returns_data_after_traffic(stack, traffic):
-    problems: list[str] = []
-
-    def clean() -> bool:
-        problems[:] = check_queries(prometheus, may_be_empty=EMPTY_WHEN_HEALTHY)
-        return not problems
-
-    try:
-        wait_until(clean, "every panel query returning data", timeout=120)
-    except ChurnError:
-        pytest.fail("panels without data:\n" + "\n".join(problems))
+    wait_for_every_panel(prometheus, timeout=120)
 
 
 def test_every_runbook_link_answers_with_its_page(stack):

@@ -8,6 +8,10 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterator
 
+import pytest
+
+from churn.errors import ChurnError
+from churn.ops.native_stack import wait_until
 from tests.helpers import REPO
 
 DASHBOARDS = REPO / "monitoring" / "grafana" / "dashboards"
@@ -84,3 +88,18 @@ def check_queries(query: Callable[[str], list],
         if not result and (uid, title) not in may_be_empty:
             problems.append(f"{uid} / {title}: {expr} returned no series")
     return problems
+
+
+def wait_for_every_panel(query: Callable[[str], list], timeout: float) -> None:
+    """Polls until every panel query returns data (or may be empty when healthy); fails the test
+    listing the panels still without data after `timeout` seconds."""
+    problems: list[str] = []
+
+    def clean() -> bool:
+        problems[:] = check_queries(query, may_be_empty=EMPTY_WHEN_HEALTHY)
+        return not problems
+
+    try:
+        wait_until(clean, "every panel query returning data", timeout)
+    except ChurnError:
+        pytest.fail("panels without data:\n" + "\n".join(problems))

@@ -17,9 +17,8 @@ import pytest
 import requests
 
 from churn.data.synthetic import generate
-from churn.errors import ChurnError
 from churn.ops.native_stack import NativeStack
-from tests.contract.dashboards import EMPTY_WHEN_HEALTHY, check_queries
+from tests.contract.dashboards import wait_for_every_panel
 from tests.contract.tools import require
 from tests.helpers import REPO, customer_bodies, env_for
 from tests.integration.processes import free_port
@@ -239,13 +238,4 @@ def test_every_dashboard_panel_query_returns_data_once_every_job_ran(stack, push
         assert result.returncode == 0, f"{script} failed:\n{result.stderr}"
     body = customer_bodies(generate(5, seed=31))
     assert requests.post(f"{stack.url('api')}/predict/batch", json={"customers": body}, timeout=30).ok
-    problems: list[str] = []
-
-    def clean() -> bool:
-        problems[:] = check_queries(stack.query, may_be_empty=EMPTY_WHEN_HEALTHY)
-        return not problems
-
-    try:
-        stack.wait_until(clean, "every panel query returning data", timeout=60)
-    except ChurnError:
-        pytest.fail("panels without data:\n" + "\n".join(problems))
+    wait_for_every_panel(stack.query, timeout=60)
