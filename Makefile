@@ -52,4 +52,5 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check src scripts tests benchmarks
 
 clean:
-	rm -rf $(VENV) models/[0-9]* models/latest data/customers.csv data/predictions.csv logs/*.log
+	rm -rf $(VENV) models/[0-9]* models/latest data/customers.csv data/predictions.csv \
+		logs/*.log* logs/*.jsonl* logs/.__*.lock

@@ -37,10 +37,10 @@ def run_job(component: str, job: Callable[[Settings], object]) -> int:
     """Runs `job` with the settings in force; user errors exit 1 with their message on stderr."""
     try:
         settings = load_settings()
-    except ChurnError as exc:
+        logs.setup(component, settings)
+    except ChurnError as exc:  # before the log is set up: the message goes to stderr alone
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    logs.setup(component, settings)
     try:
         job(settings)
     except ChurnError as exc:

@@ -17,9 +17,10 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,20 +59,28 @@ def check_writable(target: Path) -> None:
         raise OutputError(f"cannot write {target}: the folder {folder} is not writable")
 
 
-def _remove_stale_temporaries(target: Path) -> None:
-    """Deletes temporaries of `target` left behind by killed writers; best effort."""
-    prefix, suffix = f".{target.name}.", ".tmp"
+def remove_stale(folder: Path, is_temporary: Callable[[str], bool]) -> None:
+    """Deletes the temporaries (files or folders) a killed writer left in `folder`: names that
+    `is_temporary` accepts, unchanged for STALE_TEMPORARY_SECONDS. Best effort."""
     cutoff = time.time() - STALE_TEMPORARY_SECONDS
-    for path in target.parent.iterdir():
-        name = path.name
-        if not (name.startswith(prefix) and name.endswith(suffix)
-                and TEMPORARY_TOKEN.fullmatch(name[len(prefix):-len(suffix)])):
+    for path in folder.iterdir():
+        if not is_temporary(path.name):
             continue
         try:
-            if path.is_file() and path.stat().st_mtime < cutoff:
+            if path.lstat().st_mtime >= cutoff:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
                 path.unlink()
         except OSError:
             pass  # gone already, or not ours to delete: the new file is what matters
+
+
+def _temporary_of(target: Path) -> Callable[[str], bool]:
+    prefix, suffix = f".{target.name}.", ".tmp"
+    return lambda name: (name.startswith(prefix) and name.endswith(suffix)
+                         and bool(TEMPORARY_TOKEN.fullmatch(name[len(prefix):-len(suffix)])))
 
 
 @contextmanager
@@ -83,7 +92,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     check_writable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(target)
+        remove_stale(target.parent, _temporary_of(target))
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
         # Created as open() creates files, so the umask decides the mode (mkstemp's is 0600).
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

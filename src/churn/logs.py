@@ -3,16 +3,25 @@ and the JSON-lines files that other tools read (logs/<name>.jsonl), rotated like
 
 The standard library's loggers (uvicorn's among them) are routed into loguru, so every line of
 a process lands in the same file in the same format, exactly once.
+
+Several processes write the same files: the API's workers, two instances started from one
+checkout. loguru's own file sink rotates per process (one renames the file under the others,
+whose lines then go missing), so the files are written through concurrent-log-handler, which
+takes a file lock for each line and rotates under it. loguru still formats and filters.
 """
 
 import inspect
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from loguru import logger
 
+from churn.errors import OutputError
+from churn.files import check_writable
 from churn.settings import Settings
 
 CONSOLE_FORMAT = "<green>{time:HH:mm:ss}</green> | <level>{level: <8}</level> | {message}"
@@ -78,9 +87,34 @@ def _not_a_record(record: Any) -> bool:
     return "record" not in record["extra"]
 
 
+class _Formatted(logging.Formatter):
+    """loguru has already formatted the line, traceback included; the handler adds the line end."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage().rstrip("\n")
+
+
+def _shared_file(path: Path, settings: Settings) -> ConcurrentRotatingFileHandler:
+    """A file any number of processes append to, rotated at log_rotation bytes, log_backups kept."""
+    handler = ConcurrentRotatingFileHandler(str(path), maxBytes=settings.log_rotation,
+                                            backupCount=settings.log_backups, encoding="utf-8")
+    handler.setFormatter(_Formatted())
+    return handler
+
+
 def setup(component: str, settings: Settings) -> None:
-    """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process."""
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process.
+
+    Raises OutputError, before anything changes, when a file it would write cannot be written.
+    """
+    files = [settings.logs_dir / f"{component}.log"]
+    files += [settings.logs_dir / f"{name}.jsonl" for name in RECORDS.get(component, ())]
+    for path in files:
+        check_writable(path)
+    try:
+        settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the logs folder {settings.logs_dir}: {exc.strerror}") from None
     logger.remove()
     # Lines outside a request show "-" where request lines show their X-Request-ID.
     logger.configure(extra={"component": component, "request_id": NO_REQUEST})
@@ -88,23 +122,13 @@ def setup(component: str, settings: Settings) -> None:
     # scroll thousands a second, hiding the warnings and errors a person watches it for.
     logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT, **TRACEBACKS,
                filter=lambda record: "route" not in record["extra"] and _not_a_record(record))
-    logger.add(
-        settings.logs_dir / f"{component}.log",
-        level=settings.log_level,
-        format=_json_line if settings.log_json else FILE_FORMAT,
-        rotation=settings.log_rotation,
-        retention=settings.log_retention,
-        encoding="utf-8",
-        enqueue=False,
-        filter=_not_a_record,
-        **TRACEBACKS,
-    )
-    for name in RECORDS.get(component, ()):
+    logger.add(_shared_file(files[0], settings), level=settings.log_level,
+               format=_json_line if settings.log_json else FILE_FORMAT, filter=_not_a_record,
+               **TRACEBACKS)
+    for name, path in zip(RECORDS.get(component, ()), files[1:], strict=True):
         # Every record whatever log_level says; the file appears with its first line.
-        logger.add(settings.logs_dir / f"{name}.jsonl", level=0, format=_record_line,
-                   filter=lambda record, name=name: record["extra"].get("record") == name,
-                   rotation=settings.log_rotation, retention=settings.log_retention,
-                   encoding="utf-8", delay=True)
+        logger.add(_shared_file(path, settings), level=0, format=_record_line,
+                   filter=lambda record, name=name: record["extra"].get("record") == name)
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     # uvicorn configures its own handlers; emptying them and letting records propagate to the
     # root handler above is what keeps each line from being written twice.

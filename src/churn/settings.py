@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +60,7 @@ class Settings(BaseSettings):
 
     api_max_batch: int = Field(ge=1, le=100_000)
     api_max_body_bytes: int = Field(ge=1024)
+    api_body_timeout_seconds: float = Field(gt=0, le=3600)
     admin_token: SecretStr
     api_start_unready: bool
     multiprocess_dir: Path
@@ -72,8 +73,8 @@ class Settings(BaseSettings):
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
     log_json: bool
-    log_rotation: str
-    log_retention: str
+    log_rotation: ByteSize = Field(gt=0)
+    log_backups: int = Field(ge=1)
 
     @classmethod
     def settings_customise_sources(

@@ -1,8 +1,10 @@
 """The API under a real uvicorn, one worker and two, as `make run` and scripts/serve.py start it."""
 
 import shutil
+import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -23,10 +25,10 @@ def project(scored_project, tmp_path):
     return tmp_path
 
 
-def serve(project, port, workers=1):
+def serve(project, port, workers=1, **env):
     command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(port),
                "--workers", str(workers)]
-    return running(command, env_for(project), project / f"serve-{workers}.out")
+    return running(command, env_for(project, **env), project / f"serve-{workers}.out")
 
 
 def samples(url: str) -> dict:
@@ -80,6 +82,45 @@ def test_two_workers_add_up_to_exactly_the_requests_sent(project):
     assert values[("api_predictions_loaded", ())] == predictions
 
 
+def test_workers_rotating_one_log_lose_no_line(project):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    sent = 2000
+    # A rotation every few dozen lines, so the two workers rotate under each other many times.
+    with serve(project, port, workers=2, CHURN_LOG_ROTATION="2 KB", CHURN_LOG_BACKUPS="1000") as process:
+        wait_until(answers(f"{base}/ready"), "API ready", process=process)
+        with ThreadPoolExecutor(8) as clients:  # a new connection each: both workers answer
+            statuses = list(clients.map(lambda _: requests.get(f"{base}/churn/7", timeout=10)
+                                        .status_code, range(sent)))
+        assert statuses == [404] * sent
+    files = list((project / "logs").glob("api.log*"))
+    lines = [line for path in files for line in path.read_text().splitlines()]
+    assert len(files) > 10
+    assert sum("/churn/{customer_id} 404" in line for line in lines) == sent
+    output = (project / "serve-2.out").read_text()
+    assert "Logging error" not in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_a_body_that_stops_half_way_is_408_and_the_connection_closed(project, framing):
+    port = free_port()
+    headers = {"chunked": b"Transfer-Encoding: chunked\r\n\r\n5\r\n[{\"a\"\r\n",
+               "content-length": b"Content-Length: 500\r\n\r\n[{\"a\""}[framing]
+    with serve(project, port, CHURN_API_BODY_TIMEOUT_SECONDS="1") as process:
+        wait_until(answers(f"http://127.0.0.1:{port}/ready"), "API ready", process=process)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(b"POST /predict/batch HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Type: application/json\r\n" + headers)
+            answer = b""
+            while chunk := connection.recv(65536):  # until the server closes the connection
+                answer += chunk
+        values = samples(f"http://127.0.0.1:{port}/metrics")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"request body not complete within 1 s" in answer
+    labels = (("endpoint", "/predict/batch"), ("method", "POST"), ("status_code", "408"))
+    assert values[("api_requests_total", labels)] == 1
+
+
 def test_a_second_instance_leaves_the_first_ones_metrics_alone(project):
     first, second = free_port(), free_port()
     with serve(project, first, workers=2) as process:
@@ -118,8 +159,9 @@ def test_start_without_a_model_fails_fast_with_the_reason(project):
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(free_port())],
         env=env_for(project), capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode != 0
-    assert "cannot start: no trained model" in result.stderr
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert "| ERROR    | cannot start: no trained model in " in line
 
 
 @pytest.mark.parametrize(("option", "value"), [("--port", "99999"), ("--port", "http"),

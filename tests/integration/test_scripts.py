@@ -275,6 +275,26 @@ def test_an_output_that_cannot_be_written_is_found_before_the_work(faults, case)
     assert modes_and_bytes(root) == before
 
 
+@pytest.mark.parametrize("script", ["train.py", "predict_batch.py", "serve.py"])
+def test_logs_that_cannot_be_written_are_found_at_start_up(faults, script):
+    root, env = faults
+    component = {"train.py": "training", "predict_batch.py": "prediction", "serve.py": "api"}[script]
+    (root / "logs").mkdir()
+    (root / "logs" / f"{component}.log").write_text("yesterday's lines\n")
+    (root / "logs" / f"{component}.log").chmod(0o444)
+    blocked_by_a_file(root)
+    before = modes_and_bytes(root)
+    for logs_dir, message in ((root / "logs", f"{root}/logs/{component}.log is read-only"),
+                              (root / "blocker" / "logs",
+                               f"cannot write {root}/blocker/logs/{component}.log: {root}/blocker "
+                               "is a file, not a folder")):
+        result = run(script, env=env | {"CHURN_LOGS_DIR": str(logs_dir)})
+        assert result.returncode == 1
+        assert one_line(result).startswith(f"error: {message}")
+    assert modes_and_bytes(root) == before
+    assert (root / "logs" / f"{component}.log").read_text() == "yesterday's lines\n"
+
+
 def test_a_pushgateway_url_that_is_not_a_url_warns_and_keeps_the_predictions(faults):
     root, env = faults
     (root / "data" / "predictions.csv").unlink()

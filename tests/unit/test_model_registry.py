@@ -1,13 +1,16 @@
 """The registry saves complete versions only and refuses artifacts it cannot trust."""
 
 import json
+import os
 import pickle
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from churn.errors import ModelLoadError
+from churn.files import STALE_TEMPORARY_SECONDS
 from churn.model.registry import (
     ARTIFACT,
     METADATA,
@@ -54,6 +57,19 @@ def test_two_saves_in_the_same_second_get_distinct_versions(registry):
     pipeline = load_model(models).pipeline
     first, second = save_model(models, pipeline, {}), save_model(models, pipeline, {})
     assert first != second and (models / first).is_dir() and (models / second).is_dir()
+
+
+def test_a_killed_trainings_staging_folder_is_removed_once_stale(registry):
+    models, _ = registry
+    stale, fresh = models / ".staging-20261101-101010-4242", models / ".staging-20261130-090000-77"
+    for folder, age in ((stale, STALE_TEMPORARY_SECONDS + 60), (fresh, 5)):
+        folder.mkdir()
+        (folder / ARTIFACT).write_bytes(b"half written")
+        then = time.time() - age
+        os.utime(folder, (then, then))
+    save_model(models, load_model(models).pipeline, {})
+    assert not stale.exists()
+    assert fresh.exists()  # may be another training, writing now
 
 
 def test_failed_save_leaves_no_folder_and_latest_untouched(registry):

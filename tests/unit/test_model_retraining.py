@@ -4,6 +4,7 @@ import shutil
 
 import pandas as pd
 import pytest
+from loguru import logger
 
 from churn.data.synthetic import generate
 from churn.errors import ChurnError
@@ -12,6 +13,14 @@ from churn.model.retraining import retrain
 from tests.helpers import settings_for
 
 NEW_ROWS = 2000
+
+
+@pytest.fixture
+def warnings_logged():
+    lines: list[str] = []
+    sink = logger.add(lines.append, format="{message}", level="WARNING")
+    yield lines
+    logger.remove(sink)
 
 
 @pytest.fixture
@@ -83,3 +92,41 @@ def test_too_little_new_data_changes_nothing(project):
         retrain(settings, project / "tiny.csv")
     assert sorted(path.name for path in settings.models_dir.iterdir()) == versions
     assert settings.data_path.read_bytes() == data_before
+
+
+def test_new_data_identical_to_the_current_data_is_refused(project):
+    settings = settings_for(project)
+    versions = sorted(path.name for path in settings.models_dir.iterdir())
+    data_before = settings.data_path.read_bytes()
+    shutil.copy(settings.data_path, project / "same.csv")
+    with pytest.raises(ChurnError, match=r"same.csv holds nothing new: all its 3000 rows are already"):
+        retrain(settings, project / "same.csv")
+    assert sorted(path.name for path in settings.models_dir.iterdir()) == versions
+    assert settings.data_path.read_bytes() == data_before
+
+
+def test_rows_already_known_are_kept_out_of_the_holdout_and_recorded(project, new_data, warnings_logged):
+    current = pd.read_csv(project / "data" / "customers.csv")
+    known = current.iloc[10:].sample(600, random_state=1)  # not the ten new_data changes
+    pd.concat([pd.read_csv(new_data), known]).to_csv(project / "mixed.csv", index=False)
+    run = retrain(settings_for(project, retrain_f2_tolerance=0.5), project / "mixed.csv")
+    (warning,) = run.metadata["retraining"]["warnings"]
+    assert warning == {"kind": "unchanged_rows", "rows": 600, "share": round(600 / (NEW_ROWS + 600), 4)}
+    assert run.metadata["retraining"]["holdout_rows"] <= NEW_ROWS // 2
+    assert any("600 of its 2600 rows (23.1%) are already in the current data" in line
+               for line in warnings_logged)
+
+
+def test_a_category_the_champion_never_saw_is_warned_about_and_recorded(project, new_data,
+                                                                         warnings_logged):
+    new = pd.read_csv(new_data)
+    new.loc[new.sample(frac=0.1, random_state=2).index, "Geography"] = "Atlantis"
+    new.to_csv(project / "atlantis.csv", index=False)
+    run = retrain(settings_for(project, retrain_f2_tolerance=0.5), project / "atlantis.csv")
+    (warning,) = run.metadata["retraining"]["warnings"]
+    assert warning == {"kind": "unseen_categories", "column": "Geography", "values": ["Atlantis"],
+                       "rows": NEW_ROWS // 10, "share": 0.1}
+    assert read_metadata(settings_for(project).models_dir, run.version)["retraining"]["warnings"] == [
+        warning]
+    assert any("Geography has 1 value(s) the current data never had ('Atlantis') in 200 rows (10.0%)"
+               in line for line in warnings_logged)

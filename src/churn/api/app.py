@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 from loguru import logger
 from prometheus_client import CollectorRegistry, disable_created_metrics
@@ -86,7 +87,8 @@ def create_app(settings: Settings | None = None,
 
     # Added first, so it runs inside the instrumentator, which then counts its 413 and 500 answers.
     app.add_middleware(RequestContextMiddleware, active=metrics.active,
-                       max_body_bytes=settings.api_max_body_bytes)
+                       max_body_bytes=settings.api_max_body_bytes,
+                       body_seconds=settings.api_body_timeout_seconds)
     instrumentator = Instrumentator(
         should_group_status_codes=False,
         # Unknown paths share the endpoint label "none": a scanner cannot create new series.
@@ -96,7 +98,9 @@ def create_app(settings: Settings | None = None,
     )
     # A custom instrumentation replaces the library's default http_* metrics with our api_* ones.
     instrumentator.add(metrics.record_request).instrument(app).expose(
-        app, endpoint=SCRAPE_PATH, tags=["status"])
+        app, endpoint=SCRAPE_PATH, tags=["status"], summary="Metrics in Prometheus' text format",
+        response_class=PlainTextResponse, responses={200: {"content": {
+            "application/openmetrics-text": {"schema": {"type": "string"}}}}})
     metrics.initialise([(method, route.path) for router in routers for route in router.routes
                         if isinstance(route, APIRoute) for method in sorted(route.methods)])
     return app

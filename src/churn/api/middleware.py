@@ -5,6 +5,7 @@ form adds no extra task or stream per call. It sits inside the instrumentator, s
 answers it gives are counted like any other.
 """
 
+import asyncio
 import json
 import os
 import re
@@ -45,16 +46,26 @@ def body_over_limit(scope: Scope, max_body_bytes: int) -> str | None:
     return None
 
 
-def limited(receive: Receive, max_body_bytes: int) -> Receive:
+def limited(receive: Receive, max_body_bytes: int, body_seconds: float) -> Receive:
     """`receive` that counts body bytes as they arrive and refuses the request (413) as soon as
-    they pass the limit: a chunked body declares no length, and must not be read whole first."""
-    received = 0
+    they pass the limit: a chunked body declares no length, and must not be read whole first.
+    A body not complete `body_seconds` after the request began is refused (408): a client that
+    stops half-way must not hold a connection and a request slot for ever."""
+    received, complete = 0, False
+    deadline = asyncio.get_running_loop().time() + body_seconds
 
     async def receive_within_limit() -> Message:
-        nonlocal received
-        message = await receive()
+        nonlocal received, complete
+        if complete:  # the body is in; later calls only wait for a disconnect
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(408, f"request body not complete within {body_seconds:g} s") from None
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
             if received > max_body_bytes:
                 raise HTTPException(413, f"request body is over the limit of {max_body_bytes} bytes")
         return message
@@ -72,10 +83,11 @@ async def respond(send: Send, status: int, body: dict) -> None:
 
 class RequestContextMiddleware:
     """Gives every request an id (X-Request-ID, and the log context), counts it in flight, refuses
-    a body declared too large, turns a crash into a JSON 500, and logs one line when it ends."""
+    a body too large or too slow, turns a crash into a JSON 500, and logs one line when it ends."""
 
-    def __init__(self, app: ASGIApp, active: Gauge, max_body_bytes: int) -> None:
-        self.app, self.active, self.max_body_bytes = app, active, max_body_bytes
+    def __init__(self, app: ASGIApp, active: Gauge, max_body_bytes: int, body_seconds: float) -> None:
+        self.app, self.active = app, active
+        self.max_body_bytes, self.body_seconds = max_body_bytes, body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +105,9 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
             await send(message)
 
+        # HTTP wants HEAD wherever GET is served, and FastAPI routes list GET alone: a HEAD request
+        # is routed as its GET (uvicorn sends no body for it), and counted and logged as HEAD.
+        routed = scope | {"method": "GET"} if scope["method"] == "HEAD" else scope
         counted = scope["path"] != SCRAPE_PATH
         if counted:
             self.active.inc()
@@ -102,7 +117,8 @@ class RequestContextMiddleware:
                     await respond(send_with_id, 413, {"detail": detail})
                     return
                 try:
-                    await self.app(scope, limited(receive, self.max_body_bytes), send_with_id)
+                    await self.app(routed, limited(receive, self.max_body_bytes, self.body_seconds),
+                                   send_with_id)
                 except Exception:
                     # Logged here, with the request id, instead of as an anonymous traceback.
                     logger.exception("unhandled error in {} {}", scope["method"], scope["path"])
@@ -113,15 +129,16 @@ class RequestContextMiddleware:
             if counted:
                 self.active.dec()
             if scope["path"] not in QUIET_PATHS:
-                self._log(scope, state, status, started, request_id)
+                self._log(scope["method"], routed, status, started, request_id)
 
     @staticmethod
-    def _log(scope: Scope, state: dict, status: int, started: float, request_id: str) -> None:
+    def _log(method: str, scope: Scope, status: int, started: float, request_id: str) -> None:
+        state = scope["state"]
         route = scope["route"].path if scope.get("route") is not None else "none"
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         # Set by the prediction routes; never the request body.
         details = {key: state[key] for key in ("customer_id", "risk_level") if key in state}
         suffix = "".join(f" {key}={value}" for key, value in details.items())
-        logger.bind(method=scope["method"], route=route, status=status, duration_ms=duration_ms,
+        logger.bind(method=method, route=route, status=status, duration_ms=duration_ms,
                     request_id=request_id, **details).info(
-            f"{scope['method']} {route} {status} {duration_ms} ms{suffix}")
+            f"{method} {route} {status} {duration_ms} ms{suffix}")

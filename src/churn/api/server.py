@@ -13,6 +13,8 @@ from pathlib import Path
 
 import uvicorn
 
+from churn.api.service import load_service
+from churn.errors import ChurnError
 from churn.settings import Settings
 
 
@@ -39,14 +41,22 @@ def instance_directory(root: Path) -> Path:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Raises ChurnError before listening when the model or predictions cannot be served: the
+    reason is then one line, where a failure inside uvicorn's start-up would be a traceback."""
+    if not settings.api_start_unready:
+        try:
+            load_service(settings)  # loaded again by each worker; this copy is dropped
+        except ChurnError as exc:
+            raise ChurnError(f"cannot start: {exc}") from None
     directory = None
     if workers > 1:
         directory = instance_directory(settings.multiprocess_dir)
         # Read by prometheus-client when each worker imports it, so it must be set before.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     try:
+        # log_config=None: uvicorn's lines go through churn.logs like every other line.
         uvicorn.run("churn.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    access_log=False)
+                    access_log=False, log_config=None)
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)

@@ -42,14 +42,14 @@ def load_service(settings: Settings) -> Service:
     model = load_model(settings.models_dir)
     check_features(model, settings)
     categories = trained_categories(model)
-    requests = request_models(model.metadata["features"], categories)
+    requests = request_models(model.metadata["features"], categories, settings.api_max_batch)
     table = read_predictions(settings.predictions_path)
     store = PredictionStore(table.ids, table.probabilities, table.model_version,
                             unscored=unscored_customers(settings, table.ids, categories))
     if table.model_version != model.version:
         logger.warning("predictions were made by model {} but {} is latest; run "
                        "scripts/predict_batch.py to refresh them", table.model_version, model.version)
-    logger.info("serving model {} with {} precomputed predictions and {} customers to score live",
+    logger.info("loaded model {} with {} precomputed predictions and {} customers to score live",
                 model.version, len(table.ids), len(store.unscored))
     binning = Binning(model.metadata["reference_profile"])
     return Service(model=model, scorer=Scorer(model), requests=requests, store=store,

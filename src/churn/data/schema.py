@@ -45,6 +45,10 @@ NUMERIC_RULES: dict[str, NumericRule] = {
     "Exited": FLAG,
 }
 MAX_CATEGORY_LENGTH = 64
+# The spaces stripped around a category: ASCII only, so the API's schema can say exactly which
+# texts are blank (NOT_BLANK: a character other than these) in any regular-expression dialect.
+SPACES = " \t\n\r\f\v"
+NOT_BLANK = r"[^ \t\n\r\f\v]"
 
 # Categorical columns whose value must be one the model was trained on, when scoring (the batch
 # job with a model, the API). Other categorical features accept unseen values: the one-hot
@@ -63,5 +67,5 @@ def normalise_category(value: str, spellings: Mapping[str, str]) -> str:
     " france " and "FRANCE" are the same country as "France"; a text matching no trained
     category is only stripped ("" then counts as missing in a file).
     """
-    stripped = value.strip()
+    stripped = value.strip(SPACES)
     return spellings.get(stripped) or spellings.get(stripped.casefold(), stripped)

@@ -19,11 +19,13 @@ import joblib
 from loguru import logger
 
 from churn.errors import ModelLoadError
-from churn.files import sha256_of, write_text_atomic
+from churn.files import remove_stale, sha256_of, write_text_atomic
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
 LATEST = "latest"
+# A version folder is written here first; one left by a killed training is removed when stale.
+STAGING = ".staging-"
 # Pickles are only safe to load with the exact versions that wrote them.
 PINNED_LIBRARIES = ("scikit-learn", "imbalanced-learn")
 
@@ -55,8 +57,9 @@ def _new_version(models_dir: Path) -> str:
 def save_model(models_dir: Path, pipeline: Any, metadata: dict) -> str:
     """Writes a complete new version folder and returns its name; `latest` is not touched."""
     models_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(models_dir, lambda name: name.startswith(STAGING))
     version = _new_version(models_dir)
-    staging = models_dir / f".staging-{version}-{os.getpid()}"
+    staging = models_dir / f"{STAGING}{version}-{os.getpid()}"
     staging.mkdir()
     try:
         artifact = staging / ARTIFACT

@@ -25,6 +25,8 @@ from churn.settings import Settings
 # The held-out rows are at most this share of the new data, so the challenger still learns from it.
 MAX_HOLDOUT_SHARE_OF_NEW = 0.5
 MIN_HOLDOUT_ROWS_PER_CLASS = 10
+# How many never-seen values of a column a warning names; longer values are cut.
+SHOWN_VALUES, SHOWN_VALUE_CHARS = 3, 24
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,44 @@ def _merge(base: pd.DataFrame, new: pd.DataFrame, id_column: str) -> tuple[pd.Da
     keep = ~both[id_column].duplicated(keep="last").to_numpy()
     from_new = np.r_[np.zeros(len(base), bool), np.ones(len(new), bool)]
     return both[keep], from_new[keep]
+
+
+def _unchanged(base: pd.DataFrame, new: pd.DataFrame, settings: Settings) -> np.ndarray:
+    """Mask of the new rows already in the base data with the same features and label."""
+    columns = [settings.id_column, *settings.features, settings.target_column]
+    known = set(pd.util.hash_pandas_object(base[columns], index=False))
+    return pd.util.hash_pandas_object(new[columns], index=False).isin(known).to_numpy()
+
+
+def _shown(values: list[str]) -> str:
+    cut = [value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…"
+           for value in values[:SHOWN_VALUES]]
+    return ", ".join(map(repr, cut)) + (", …" if len(values) > SHOWN_VALUES else "")
+
+
+def _warnings(base: pd.DataFrame, new: pd.DataFrame, unchanged: np.ndarray,
+              settings: Settings) -> list[dict]:
+    """What a person should know before trusting the challenger; each is also logged."""
+    found = []
+    if unchanged.any():
+        found.append({"kind": "unchanged_rows", "rows": int(unchanged.sum()),
+                      "share": round(float(unchanged.mean()), 4)})
+        logger.warning("new data: {} of its {} rows ({:.1%}) are already in the current data with "
+                       "the same values; they train the challenger but are left out of the holdout, "
+                       "which the champion may have trained on", int(unchanged.sum()), len(new),
+                       unchanged.mean())
+    for column in settings.categorical_features:
+        unseen = new.loc[~new[column].isin(base[column].unique()), column]
+        if unseen.empty:
+            continue
+        values = sorted(unseen.unique())
+        found.append({"kind": "unseen_categories", "column": column, "values": values,
+                      "rows": len(unseen), "share": round(len(unseen) / len(new), 4)})
+        logger.warning("new data: {} has {} value(s) the current data never had ({}) in {} rows "
+                       "({:.1%}); the champion scores them as unknown, the challenger learns them "
+                       "from these rows alone: check they are not a typo", column, len(values),
+                       _shown(values), len(unseen), len(unseen) / len(new))
+    return found
 
 
 def _holdout(candidates: pd.DataFrame, size: int, settings: Settings) -> pd.DataFrame:
@@ -83,13 +123,19 @@ def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -
     check_features(champion, settings)
     base = load_customers(base_data, settings)
     new = load_customers(new_data, settings)
+    unchanged = _unchanged(base, new, settings)
+    if unchanged.all():
+        raise ChurnError(f"{new_data} holds nothing new: all its {len(new)} rows are already in "
+                         f"{base_data} with the same values")
+    warnings = _warnings(base, new, unchanged, settings)
     merged, from_new = _merge(base, new, settings.id_column)
     updated = int(new[settings.id_column].isin(base[settings.id_column]).sum())
     logger.info("combine: {} current rows + {} new rows ({} updated customers) = {} customers",
                 len(base), len(new), updated, len(merged))
 
-    size = min(round(settings.test_size * len(merged)), int(len(new) * MAX_HOLDOUT_SHARE_OF_NEW))
-    holdout = _holdout(merged[from_new], size, settings)
+    fresh = from_new & ~merged[settings.id_column].isin(new.loc[unchanged, settings.id_column])
+    size = min(round(settings.test_size * len(merged)), int(fresh.sum() * MAX_HOLDOUT_SHARE_OF_NEW))
+    holdout = _holdout(merged[fresh], size, settings)
     train = merged.drop(index=holdout.index)
     logger.info("holdout: {} new rows (churn {:.1%}) judge champion {} and the challenger",
                 len(holdout), holdout[settings.target_column].mean(), champion.version)
@@ -108,6 +154,7 @@ def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -
         "tolerance": settings.retrain_f2_tolerance,
         "promoted": promoted,
         "holdout_rows": len(holdout),
+        "warnings": warnings,
     }
     logger.info("decision: challenger F2 {:.3f} vs champion F2 {:.3f} (tolerance {}): {}",
                 challenger_f2, champion_f2, settings.retrain_f2_tolerance,

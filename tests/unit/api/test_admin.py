@@ -23,6 +23,14 @@ def test_reload_refuses_a_missing_or_wrong_token(client):
     assert answer.status_code == 401 and answer.json() == {"detail": "missing or wrong bearer token"}
 
 
+def test_reload_takes_the_bearer_scheme_in_any_case(client):
+    for scheme in ("bearer", "BEARER", "BeArEr"):
+        answer = client.post("/admin/reload", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert answer.status_code == 200, scheme
+    for wrong in (f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}"):
+        assert client.post("/admin/reload", headers={"Authorization": wrong}).status_code == 401
+
+
 def test_reload_serves_the_new_latest_model(client, project, registry):
     old = latest_version(project / "models")
     assert model_info(registry, old) == 1

@@ -105,3 +105,15 @@ def test_logs_hold_no_surname_and_no_body(json_client, project, customers):
     text = (project / "logs" / "api.log").read_text()
     assert "Zebulonowski" not in text
     assert "EstimatedSalary" not in text and str(body["EstimatedSalary"]) not in text
+
+
+def test_head_is_answered_wherever_get_is_and_counted_as_head(client, registry, project):
+    get, head = client.get("/churn/123"), client.head("/churn/123")
+    assert head.status_code == get.status_code == 404
+    assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
+    assert client.head("/health").status_code == 200
+    assert client.head("/predict").status_code == 405  # POST only: HEAD is not GET there
+    assert registry.get_sample_value("api_requests_total", {
+        "method": "HEAD", "endpoint": "/churn/{customer_id}", "status_code": "404"}) == 1
+    logger.complete()
+    assert "HEAD /churn/{customer_id} 404" in (project / "logs" / "api.log").read_text()

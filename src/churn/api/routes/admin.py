@@ -3,26 +3,31 @@
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 from starlette.concurrency import run_in_threadpool
 
 from churn.api.errors import public
-from churn.api.schemas import ReloadResult
+from churn.api.schemas import ReloadResult, problems
 from churn.api.service import activate, load_service
 from churn.api.state import api_state
 from churn.errors import ChurnError
 
 router = APIRouter(tags=["admin"])
+# Reads "Authorization: Bearer <token>", the scheme in any case (RFC 9110); None when absent.
+BEARER = HTTPBearer(auto_error=False, description="the admin_token setting")
 
 
-@router.post("/admin/reload", summary="Load the latest model and predictions")
-async def reload(request: Request,
-                 authorization: Annotated[str | None, Header()] = None) -> ReloadResult:
+@router.post("/admin/reload", summary="Load the latest model and predictions",
+             responses=problems(401, 409))
+async def reload(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> ReloadResult:
     """Requests in flight finish on the old model; a failed reload keeps the old one serving."""
     api = api_state(request)
-    expected = f"Bearer {api.settings.admin_token.get_secret_value()}"
-    if authorization is None or not secrets.compare_digest(authorization.encode(), expected.encode()):
+    expected = api.settings.admin_token.get_secret_value()
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(),
+                                                         expected.encode()):
         raise HTTPException(401, "missing or wrong bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
     previous_version = api.service.version if api.service else None

@@ -5,11 +5,12 @@ churn.api.schemas), not by a type in the signature, which would be fixed when th
 imported; app.py puts those models in the OpenAPI components that the routes refer to.
 """
 
+import re
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from churn.api.schemas import (
     CUSTOMER,
@@ -17,6 +18,7 @@ from churn.api.schemas import (
     BatchPrediction,
     CustomerPrediction,
     Prediction,
+    problems,
 )
 from churn.api.service import Service, observe_inputs
 from churn.api.state import api_state
@@ -25,7 +27,19 @@ from churn.risk import risk_level
 from churn.settings import Settings
 
 router = APIRouter(tags=["predictions"])
-CustomerId = Annotated[int, Path(ge=1, le=2**53, description="a CustomerId of the customers file")]
+PLAIN_DIGITS = re.compile(r"[1-9][0-9]*")
+
+
+def _plain_digits(text: str) -> str:
+    """One spelling per customer, as the data writes it: no sign, leading zero, decimals or
+    separators, which int() would accept and which would give one customer several URLs."""
+    if not PLAIN_DIGITS.fullmatch(text):
+        raise ValueError("a customer id is written in plain digits, as in the data")
+    return text
+
+
+CustomerId = Annotated[int, Path(ge=1, le=2**53, description="a CustomerId of the customers file"),
+                       BeforeValidator(_plain_digits)]
 Body = TypeVar("Body", bound=BaseModel)
 
 
@@ -54,7 +68,8 @@ async def _body(request: Request, model: type[Body]) -> Body:
             for error in exc.errors(include_url=False, include_input=False)]) from None
 
 
-@router.get("/churn/{customer_id}", summary="Churn risk of a known customer")
+@router.get("/churn/{customer_id}", summary="Churn risk of a known customer",
+            responses=problems(404, 422, 503))
 async def churn_of_customer(customer_id: CustomerId, request: Request) -> CustomerPrediction:
     """From the batch predictions when there is one, else scored now and remembered."""
     api = api_state(request)
@@ -70,7 +85,7 @@ async def churn_of_customer(customer_id: CustomerId, request: Request) -> Custom
 
 
 @router.post("/predict", summary="Churn risk of the customer in the body",
-             openapi_extra=_body_doc(CUSTOMER))
+             openapi_extra=_body_doc(CUSTOMER), responses=problems(408, 413, 422, 503))
 async def predict(request: Request) -> Prediction:
     api = api_state(request)
     service = api.ready_service()
@@ -84,7 +99,7 @@ async def predict(request: Request) -> Prediction:
 
 
 @router.post("/predict/batch", summary="Churn risk of several customers in one call",
-             openapi_extra=_body_doc(CUSTOMER_BATCH))
+             openapi_extra=_body_doc(CUSTOMER_BATCH), responses=problems(408, 413, 422, 503))
 async def predict_batch(request: Request) -> BatchPrediction:
     api = api_state(request)
     service, limit = api.ready_service(), api.settings.api_max_batch

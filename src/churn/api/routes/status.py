@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from churn.api.schemas import DriftReport, ModelInfo, Readiness
+from churn.api.schemas import DriftReport, ModelInfo, Readiness, problems
 from churn.api.state import api_state
 
 router = APIRouter(tags=["status"])
@@ -26,7 +26,7 @@ async def ready(request: Request) -> Readiness:
                      predictions_loaded=len(service.store))
 
 
-@router.get("/model", summary="The served model's metadata")
+@router.get("/model", summary="The served model's metadata", responses=problems(503))
 async def model(request: Request) -> ModelInfo:
     """Version, training time, algorithm, threshold, test metrics and features; no file paths."""
     metadata = api_state(request).ready_service().model.metadata
@@ -35,7 +35,8 @@ async def model(request: Request) -> ModelInfo:
                      metrics=metadata["metrics"], features=metadata["features"])
 
 
-@router.get("/drift", summary="Drift of recent /predict inputs against the training data")
+@router.get("/drift", summary="Drift of recent /predict inputs against the training data",
+            responses=problems(503))
 async def drift(request: Request) -> DriftReport:
     """PSI per feature over the sliding window; the flag only once the window holds enough rows."""
     api = api_state(request)
