@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from churn.api.service import load_service
-from churn.errors import ChurnError
+from churn.errors import ChurnError, OutputError
 from churn.settings import Settings
 
 
@@ -29,14 +29,19 @@ def running(pid: int) -> bool:
 
 
 def instance_directory(root: Path) -> Path:
-    """A fresh multiprocess directory for this instance; those of dead instances are removed."""
-    root.mkdir(parents=True, exist_ok=True)
-    for directory in root.iterdir():
-        if directory.is_dir() and (not directory.name.isdigit() or not running(int(directory.name))):
-            shutil.rmtree(directory, ignore_errors=True)
-    own = root / str(os.getpid())
-    shutil.rmtree(own, ignore_errors=True)
-    own.mkdir()
+    """A fresh multiprocess directory for this instance; those of dead instances are removed.
+
+    Raises OutputError when it cannot be made."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for directory in root.iterdir():
+            if directory.is_dir() and (not directory.name.isdigit() or not running(int(directory.name))):
+                shutil.rmtree(directory, ignore_errors=True)
+        own = root / str(os.getpid())
+        shutil.rmtree(own, ignore_errors=True)
+        own.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot make the workers' metrics folder in {root}: {exc.strerror}") from None
     return own
 
 
