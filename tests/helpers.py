@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn.data.schema import NUMERIC_RULES, NumericRule
+from churn.loadtest.traffic import predict_bodies
 from churn.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,8 +44,5 @@ def customer_bodies(frame: pd.DataFrame, settings: Settings | None = None) -> li
     """POST /predict bodies of a frame's rows with every feature of `settings` (default: the
     configured ones), typed as the API wants: whole numbers and flags as int."""
     settings = settings or load_settings()
-    types = {name: int if NUMERIC_RULES.get(name, NumericRule()).integer else float
-             for name in settings.numeric_features}
-    types |= dict.fromkeys(settings.categorical_features, str)
-    return [{name: kind(row[name]) for name, kind in types.items()}
-            for _, row in frame.dropna(subset=list(types)).iterrows()]
+    return predict_bodies(frame, {"numeric": settings.numeric_features,
+                                  "categorical": settings.categorical_features})

@@ -27,6 +27,28 @@ def positive_count(text: str) -> int:
     return int(text)
 
 
+def share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share from 0 to 1")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a number over 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number over 0")
+    return value
+
+
 def add_push_option(parser: argparse.ArgumentParser) -> None:
     """--no-push, for the jobs that push their metrics when they finish."""
     parser.add_argument("--no-push", action="store_true",

@@ -27,6 +27,8 @@ SOURCES = ("cache", "model")
 # made-up methods cannot create series.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
+# What the demo fault switch can inject (churn.api.faults): server errors and added latency.
+FAULT_KINDS = ("errors", "latency")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class ApiMetrics:
     cache_misses: Counter
     score: Histogram
     model_info: Gauge
+    fault_injected: Gauge
     drift: "DriftGauges"
     # labels() costs a lock and a tuple per call; children of these bounded label sets are reused.
     _children: dict[tuple, tuple] = field(default_factory=dict)
@@ -107,6 +110,10 @@ class ApiMetrics:
                             buckets=SCORE_BUCKETS, registry=registry),
             model_info=Gauge("model_info", "The model being served: 1 for its version and algorithm.",
                              ["version", "algorithm"], registry=registry, multiprocess_mode="livemax"),
+            fault_injected=Gauge("api_fault_injected", "Demo fault switched on: the share of "
+                                 "requests answered 500 (errors) or the seconds added (latency); "
+                                 "0 when off.", ["kind"], registry=registry,
+                                 multiprocess_mode="livemax"),
             drift=DriftGauges.create(registry),
         )
 
@@ -119,6 +126,8 @@ class ApiMetrics:
         for source in SOURCES:
             for level in RISK_LEVELS:
                 self.predictions.labels(source, level)
+        for kind in FAULT_KINDS:
+            self.fault_injected.labels(kind).set(0)
 
     def record_request(self, info: "Info") -> None:
         """The instrumentator's custom instrumentation: called once per finished request."""

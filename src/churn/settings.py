@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(ge=1024)
     api_body_timeout_seconds: float = Field(gt=0, le=3600)
     admin_token: SecretStr
+    demo_faults: bool
     api_start_unready: bool
     multiprocess_dir: Path
 

@@ -4,12 +4,13 @@ uvicorn builds it with `uvicorn churn.api.app:create_app --factory`; tests call 
 their own settings and registry, so two apps in one process never share a series.
 """
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 from loguru import logger
@@ -20,14 +21,37 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from churn import logs
 from churn.api import errors
 from churn.api.errors import public
+from churn.api.faults import FILE_NAME as FAULTS_FILE
+from churn.api.faults import FaultSwitch
 from churn.api.middleware import SCRAPE_PATH, RequestContextMiddleware
-from churn.api.routes import admin, predictions, status
+from churn.api.routes import admin, faults, predictions, status
 from churn.api.schemas import UNKNOWN_BODIES
 from churn.api.service import activate, load_service
-from churn.api.state import ApiState
+from churn.api.state import ApiState, api_state
 from churn.errors import ChurnError
 from churn.metrics import ApiMetrics
 from churn.settings import Settings, get_settings
+
+
+async def inject_faults(request: Request) -> None:
+    await api_state(request).faults.inject(request)
+
+
+@asynccontextmanager
+async def _fault_switch(api: ApiState, on: bool) -> AsyncIterator[None]:
+    """The demo fault switch and its watcher, for as long as the app runs, when it is on."""
+    if not on:
+        if api.settings.demo_faults:
+            logger.warning("demo_faults is true but there is no admin token: no fault switch")
+        yield
+        return
+    api.faults = FaultSwitch(api.settings.logs_dir / FAULTS_FILE, api.metrics.fault_injected)
+    logger.warning("demo fault switch on: POST /admin/faults injects errors and latency")
+    watcher = asyncio.create_task(api.faults.watch())
+    try:
+        yield
+    finally:
+        watcher.cancel()
 
 
 def create_app(settings: Settings | None = None,
@@ -38,6 +62,8 @@ def create_app(settings: Settings | None = None,
     registry = registry or CollectorRegistry()
     metrics = ApiMetrics.create(registry)
     api = ApiState(settings=settings, metrics=metrics)
+    admin_on = bool(settings.admin_token.get_secret_value())
+    faults_on = settings.demo_faults and admin_on
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,7 +81,8 @@ def create_app(settings: Settings | None = None,
             api.service = service
             app.openapi_schema = None  # in case it was asked for before: now it can name the features
             logger.info("churn API ready for requests")
-        yield
+        async with _fault_switch(api, faults_on):
+            yield
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             # This worker's live gauges must stop counting towards the sum.
             mark_process_dead(os.getpid())
@@ -69,10 +96,12 @@ def create_app(settings: Settings | None = None,
     app.state.api = api
     errors.install(app)
     routers = [predictions.router, status.router]
-    if settings.admin_token.get_secret_value():
-        routers.append(admin.router)
+    routers += [admin.router] if admin_on else []
+    routers += [faults.router] if faults_on else []
     for router in routers:
-        app.include_router(router)
+        # Faults are injected through a dependency only when the switch exists: no cost otherwise.
+        injected = [Depends(inject_faults)] if faults_on and router is predictions.router else []
+        app.include_router(router, dependencies=injected)
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -136,8 +136,8 @@ class RequestContextMiddleware:
         state = scope["state"]
         route = scope["route"].path if scope.get("route") is not None else "none"
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        # Set by the prediction routes; never the request body.
-        details = {key: state[key] for key in ("customer_id", "risk_level") if key in state}
+        # Set by the prediction routes and the demo fault switch; never the request body.
+        details = {key: state[key] for key in ("customer_id", "risk_level", "fault") if key in state}
         suffix = "".join(f" {key}={value}" for key, value in details.items())
         logger.bind(method=method, route=route, status=status, duration_ms=duration_ms,
                     request_id=request_id, **details).info(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import anyio
 from fastapi import HTTPException, Request
 
+from churn.api.faults import FaultSwitch
 from churn.api.service import Service
 from churn.api.store import Stored
 from churn.metrics import ApiMetrics
@@ -22,6 +23,7 @@ class ApiState:
     metrics: ApiMetrics
     service: Service | None = None
     unready_reason: str = "starting"
+    faults: FaultSwitch | None = None  # the demo fault switch, when demo_faults is on
     # Scoring is CPU-bound Python: threads taking turns on the GIL only slow each other down,
     # so requests are scored one at a time off the event loop (measured: 94 -> 124 req/s).
     scoring_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))

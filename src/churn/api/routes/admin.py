@@ -1,4 +1,5 @@
-"""Reloading the latest model and predictions without a restart; guarded by a bearer token."""
+"""Reloading the latest model and predictions without a restart; guarded by a bearer token,
+like every /admin route (require_admin)."""
 
 import secrets
 from typing import Annotated
@@ -14,22 +15,28 @@ from churn.api.service import activate, load_service
 from churn.api.state import api_state
 from churn.errors import ChurnError
 
-router = APIRouter(tags=["admin"])
 # Reads "Authorization: Bearer <token>", the scheme in any case (RFC 9110); None when absent.
 BEARER = HTTPBearer(auto_error=False, description="the admin_token setting")
 
 
-@router.post("/admin/reload", summary="Load the latest model and predictions",
-             responses=problems(401, 409))
-async def reload(request: Request, credentials: Annotated[
-        HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> ReloadResult:
-    """Requests in flight finish on the old model; a failed reload keeps the old one serving."""
-    api = api_state(request)
-    expected = api.settings.admin_token.get_secret_value()
+async def require_admin(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
+    """A dependency of every /admin route: 401 unless the admin token was sent."""
+    expected = api_state(request).settings.admin_token.get_secret_value()
     if credentials is None or not secrets.compare_digest(credentials.credentials.encode(),
                                                          expected.encode()):
         raise HTTPException(401, "missing or wrong bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+@router.post("/admin/reload", summary="Load the latest model and predictions",
+             responses=problems(401, 409))
+async def reload(request: Request) -> ReloadResult:
+    """Requests in flight finish on the old model; a failed reload keeps the old one serving."""
+    api = api_state(request)
     previous_version = api.service.version if api.service else None
     try:
         service = await run_in_threadpool(load_service, api.settings)
