@@ -155,25 +155,19 @@ def exec_in(service: str, *command: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def traffic(stack) -> int:
-    """Known, unknown and invalid customers, /predict calls, a retraining and a second batch:
-    something for every panel to show."""
-    ids = [int(line.split(",")[1]) for line in exec_in(
-        "api", "head", "-n", "41", "data/customers.csv").stdout.splitlines()[1:]]
-    for customer_id in ids:
-        assert requests.get(f"{API}/churn/{customer_id}", timeout=10).status_code == 200
-    assert requests.get(f"{API}/churn/1", timeout=10).status_code == 404
-    assert requests.get(f"{API}/churn/not-a-number", timeout=10).status_code == 422
-    body = {"CreditScore": 619, "Geography": "Germany", "Gender": "Female", "Age": 52, "Tenure": 2,
-            "Balance": 98000.0, "NumOfProducts": 3, "HasCrCard": 1, "IsActiveMember": 0,
-            "EstimatedSalary": 101348.88}
-    for _ in range(10):
-        assert requests.post(f"{API}/predict", json=body, timeout=10).status_code == 200
+    """The loadtest service's mixed traffic (known, unknown and invalid ids, /predict calls), a
+    retraining and a second batch: something for every panel to show."""
+    result = compose("run", "--rm", "-T", "loadtest", "--scenario", "mixed", "--requests", "300",
+                     "--rps", "60", "--no-progress", "--json", "logs/loadtest.json")
+    assert "mixed: 300 requests" in result.stdout, result.stdout + result.stderr
+    (summary,) = json.loads(exec_in("api", "cat", "logs/loadtest.json").stdout)
+    assert {"200", "404", "422"} <= set(summary["statuses"]) and "none" not in summary["statuses"]
     exec_in("api", "python", "scripts/generate_data.py", "--rows", "2000", "--seed", "7",
             "--first-id", "16000000", "--out", "data/new_customers.csv")
     exec_in("api", "python", "scripts/retrain.py", "--new-data", "data/new_customers.csv")
     # A second batch: the high-risk change against the previous one has something to compare.
     exec_in("api", "python", "scripts/predict_batch.py")
-    return len(ids)
+    return summary["requests"]
 
 
 def test_bootstrap_completed_and_the_api_answers_the_readme_customer(stack):

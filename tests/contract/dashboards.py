@@ -42,6 +42,15 @@ def panel_queries() -> list[tuple[str, str, str]]:
             for target in panel.get("targets", []) if target.get("expr")]
 
 
+def annotation_queries() -> list[tuple[str, str, str]]:
+    """(dashboard uid, "annotation <name>", PromQL) of every Prometheus annotation; the PromQL is
+    empty when the annotation has none. Not panel data: an empty answer is its healthy state."""
+    return [(uid, f"annotation {annotation['name']}", annotation.get("target", {}).get("expr", ""))
+            for uid, board in dashboards().items()
+            for annotation in board.get("annotations", {}).get("list", [])
+            if (annotation.get("datasource") or {}).get("type") == "prometheus"]
+
+
 def template_values() -> dict[str, str]:
     """A value for each dashboard variable: its "All" value where it has one, else its current one."""
     values = {}

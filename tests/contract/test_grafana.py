@@ -16,7 +16,14 @@ from churn.metrics import (
     retraining_registry,
     training_registry,
 )
-from tests.contract.dashboards import DASHBOARDS, as_promql, dashboards, panel_queries, panels
+from tests.contract.dashboards import (
+    DASHBOARDS,
+    annotation_queries,
+    as_promql,
+    dashboards,
+    panel_queries,
+    panels,
+)
 from tests.contract.tools import require
 from tests.helpers import REPO
 
@@ -100,6 +107,11 @@ def all_panels() -> list[tuple[str, dict]]:
     return [(uid, panel) for uid, board in dashboards().items() for panel in panels(board)]
 
 
+def all_queries() -> list[tuple[str, str, str]]:
+    """Panel and annotation queries alike: Grafana sends both to Prometheus."""
+    return panel_queries() + annotation_queries()
+
+
 def test_compose_pins_the_grafana_these_files_are_checked_for():
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     image = compose["services"]["grafana"]["image"]
@@ -178,6 +190,19 @@ def test_every_panel_names_a_provisioned_datasource_by_uid():
     assert not wrong, f"panels without a provisioned data source uid (and its type): {wrong}"
 
 
+def test_every_annotation_names_a_provisioned_datasource_and_has_a_query():
+    uids = {source["uid"]: source["type"] for source in provisioned_datasources()}
+    wrong = [(uid, annotation["name"]) for uid, board in dashboards().items()
+             for annotation in board.get("annotations", {}).get("list", [])
+             if not annotation.get("builtIn")
+             and (not isinstance(source := annotation.get("datasource"), dict)
+                  or uids.get(source.get("uid")) != source.get("type"))]
+    assert not wrong, f"annotations without a provisioned data source uid (and its type): {wrong}"
+    # Grafana 12 keeps an annotation's PromQL in its target; a top-level expr is the old format.
+    empty = [(uid, name) for uid, name, expr in annotation_queries() if not expr.strip()]
+    assert not empty, f"Prometheus annotations without target.expr: {empty}"
+
+
 @pytest.mark.parametrize("uid", sorted(dashboards()))
 def test_panels_do_not_overlap_on_the_24_column_grid(uid):
     cells: dict[tuple[int, int], str] = {}
@@ -206,14 +231,14 @@ def test_thresholds_use_the_same_colours_everywhere():
 
 
 def test_counters_are_read_only_through_rate_or_increase():
-    raw = [(uid, title, match.group(0)) for uid, title, expr in panel_queries()
+    raw = [(uid, title, match.group(0)) for uid, title, expr in all_queries()
            for text in [blank_strings(expr)] for match in COUNTER.finditer(text)
            if not RATE_FUNCTIONS.search(text[:match.start()])]
     assert not raw, f"counters read raw (their value only says how long the process lived): {raw}"
 
 
 def test_range_windows_are_grafanas_intervals():
-    fixed = [(uid, title, window) for uid, title, expr in panel_queries()
+    fixed = [(uid, title, window) for uid, title, expr in all_queries()
              for window in re.findall(r"\[([^\]]*)\]", blank_strings(expr))
              if window not in GRAFANA_WINDOWS]
     assert not fixed, f"windows that ignore the scrape interval or the time picker: {fixed}"
@@ -221,14 +246,14 @@ def test_range_windows_are_grafanas_intervals():
 
 def test_every_metric_is_in_the_catalogue_or_a_recording_rule():
     known = exposed_series() | recording_rules() | PROMETHEUS_SERIES
-    unknown = [(uid, title, name) for uid, title, expr in panel_queries()
+    unknown = [(uid, title, name) for uid, title, expr in all_queries()
                for name in metric_names(expr) if name not in known]
     assert not unknown, f"metrics that nothing exposes or records: {unknown}"
 
 
-def test_promtool_parses_every_panel_query(tmp_path):
+def test_promtool_parses_every_panel_and_annotation_query(tmp_path):
     promtool = require("promtool")
-    queries = panel_queries()
+    queries = all_queries()
     # promtool checks no standalone expression; as recording rules, each one is parsed.
     rules = [{"record": f"dashboard:query{number}:check", "expr": as_promql(expr)}
              for number, (_, _, expr) in enumerate(queries)]

@@ -25,10 +25,16 @@ def bash_commands(markdown: str) -> list[str]:
 COMMANDS = bash_commands(README.read_text(encoding="utf-8"))
 # These talk to Prometheus: tests/integration/test_native_stack.py runs them against a live stack.
 STACK_MARKERS = ("localhost:9090", "export_metrics.py")
+# These need the API: run below while it serves, like the curl commands.
+API_MARKERS = ("curl ", "scripts/load_test.py")
 
 
 def needs_stack(command: str) -> bool:
     return any(marker in command for marker in STACK_MARKERS)
+
+
+def needs_api(command: str) -> bool:
+    return any(marker in command for marker in API_MARKERS) and not needs_stack(command)
 
 
 def run_bash(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -59,8 +65,8 @@ def test_make_targets_in_the_readme_exist():
 @pytest.fixture(scope="module")
 def script_runs(workdir) -> list[tuple[str, subprocess.CompletedProcess]]:
     """The README's script commands, run once, in order, as a user would paste them."""
-    scripts = [command for command in COMMANDS
-               if command.startswith(".venv/bin/python scripts/") and not needs_stack(command)]
+    scripts = [command for command in COMMANDS if command.startswith(".venv/bin/python scripts/")
+               and not needs_stack(command) and not needs_api(command)]
     return [(command, run_bash(command.replace(".venv/bin/python", sys.executable, 1), workdir,
                                env_for(workdir))) for command in scripts]
 
@@ -71,15 +77,21 @@ def test_script_commands_run_as_written(script_runs):
         assert result.returncode == 0, f"{command}\n{result.stderr}"
 
 
-def test_curl_commands_answer_as_written(workdir, script_runs):
-    curls = [command for command in COMMANDS if command.startswith("curl ") and not needs_stack(command)]
-    assert any("/churn/" in command for command in curls)
+def test_curl_and_load_test_commands_answer_as_written(workdir, script_runs):
+    """Against the API serving the scripts' data; the load test is pointed at it with --url."""
+    commands = [command for command in COMMANDS
+                if needs_api(command) and not command.startswith("docker ")]
+    assert any("/churn/" in command for command in commands)
+    assert any("load_test.py" in command for command in commands)
     port = free_port()
     env = env_for(workdir)
     command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--port", str(port)]
     with running(command, env, workdir / "serve.out") as server:
         wait_until(answers(f"http://127.0.0.1:{port}/ready"), "API ready", process=server)
-        for curl in curls:
-            result = run_bash(curl.replace("localhost:8000", f"127.0.0.1:{port}"), workdir, env)
-            assert result.returncode == 0, f"{curl}\n{result.stderr}"
-            assert result.stdout.strip() and '"detail"' not in result.stdout, f"{curl}\n{result.stdout}"
+        for command in commands:
+            if "load_test.py" in command:
+                command = command.replace(".venv/bin/python", sys.executable, 1) + (
+                    f" --url http://127.0.0.1:{port} --no-progress")
+            result = run_bash(command.replace("localhost:8000", f"127.0.0.1:{port}"), workdir, env)
+            assert result.returncode == 0, f"{command}\n{result.stderr}"
+            assert result.stdout.strip() and '"detail"' not in result.stdout, f"{command}\n{result.stdout}"

@@ -52,7 +52,7 @@ SCENARIOS = {scenario.name: scenario for scenario in (
              workers=10, seconds=120, rps=30, traffic="mixed"),
     Scenario("errors", "mixed traffic for 3 minutes with half of the scoring requests failing "
              "(demo fault switch)",
-             "api-health: 5xx ratio near 50% within 30 s, the injected-fault panel at 0.5; "
+             "api-health: 5xx ratio near 50% within 30 s, the injected-fault panel at 50%; "
              "ApiHighErrorRate pending after about 30 s, firing about 5 minutes after the start "
              "(its for: 5m), resolved about 5 minutes after the end.",
              workers=10, seconds=180, rps=10, traffic="mixed", fault={"error_share": 0.5}),

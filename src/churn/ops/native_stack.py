@@ -79,8 +79,9 @@ def find_binary(component: str) -> str:
                      "install prometheus pushgateway alertmanager)")
 
 
-def prometheus_config(ports: dict[str, int], interval: str | None) -> dict:
-    """monitoring/prometheus/prometheus.yml pointed at local ports (and optionally faster)."""
+def prometheus_config(ports: dict[str, int], interval: str | None, rules_dir: Path | None = None) -> dict:
+    """monitoring/prometheus/prometheus.yml pointed at local ports (and optionally faster, and at
+    other copies of the rule files)."""
     config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
     addresses = {"api:8000": "api", "pushgateway:9091": "pushgateway",
                  "alertmanager:9093": "alertmanager", "localhost:9090": "prometheus"}
@@ -96,7 +97,9 @@ def prometheus_config(ports: dict[str, int], interval: str | None) -> dict:
     for manager in config["alerting"]["alertmanagers"]:
         for static in manager["static_configs"]:
             static["targets"] = local(static["targets"])
-    config["rule_files"] = [str(MONITORING / "prometheus" / pattern) for pattern in config["rule_files"]]
+    rules = MONITORING / "prometheus"
+    config["rule_files"] = [str(rules_dir / Path(pattern).name if rules_dir else rules / pattern)
+                            for pattern in config["rule_files"]]
     if interval:
         config["global"] |= {"scrape_interval": interval, "evaluation_interval": interval}
     return config
@@ -125,6 +128,7 @@ class NativeStack:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     interval: str | None = None
+    rules_dir: Path | None = None  # copies of monitoring/prometheus/rules/ to load instead
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def url(self, component: str) -> str:
@@ -135,7 +139,8 @@ class NativeStack:
         listen = f"--web.listen-address=127.0.0.1:{port}"
         if component == "prometheus":
             config = work / "prometheus.yml"
-            config.write_text(yaml.safe_dump(prometheus_config(self.ports, self.interval)))
+            config.write_text(yaml.safe_dump(prometheus_config(self.ports, self.interval,
+                                                               self.rules_dir)))
             return [find_binary("prometheus"), f"--config.file={config}",
                     f"--storage.tsdb.path={work / 'prometheus-data'}", listen]
         if component == "alertmanager":
