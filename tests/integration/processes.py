@@ -1,5 +1,6 @@
 """Starting real processes for tests; waiting on them is churn.ops.native_stack.wait_until's job."""
 
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import requests
 
-from churn.ops.native_stack import stop_process
+from churn.ops.native_stack import NativeStack, stop_process
+from tests.contract.tools import require
+from tests.helpers import env_for
 
 
 def free_port() -> int:
@@ -36,3 +39,16 @@ def running(command: list[str], env: dict, output: Path) -> Iterator[subprocess.
             yield process
         finally:
             stop_process(process)
+
+
+def native_stack(project: Path, root: Path, rules_dir: Path | None = None, **env: str) -> NativeStack:
+    """A NativeStack (not started) on free ports, scraping every second, over a copy of `project`
+    in `root`; its jobs push to its own Pushgateway. Skips, or fails under CI, without the binaries."""
+    for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
+        require(binary)
+    shutil.copytree(project, root, dirs_exist_ok=True)
+    ports = {name: free_port() for name in ("api", "prometheus", "pushgateway", "alertmanager", "receiver")}
+    stack_env = env_for(root, CHURN_PUSHGATEWAY_URL=f"http://127.0.0.1:{ports['pushgateway']}",
+                        CHURN_PROMETHEUS_URL=f"http://127.0.0.1:{ports['prometheus']}", **env)
+    return NativeStack(workdir=root / "stack", ports=ports, env=stack_env, interval="1s",
+                       rules_dir=rules_dir)

@@ -7,7 +7,6 @@ alert a scenario should fire fires within the test; everything else is the shipp
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 
@@ -15,9 +14,8 @@ import pytest
 import requests
 
 from churn.ops.native_stack import NativeStack
-from tests.contract.tools import require
-from tests.helpers import REPO, env_for
-from tests.integration.processes import free_port
+from tests.helpers import REPO
+from tests.integration.processes import native_stack
 
 pytestmark = pytest.mark.slow
 TOKEN = "scenario-token"
@@ -26,19 +24,13 @@ SHORT_FOR = "5s"
 
 @pytest.fixture(scope="module")
 def stack(scored_project, tmp_path_factory):
-    for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
-        require(binary)
-    root = tmp_path_factory.mktemp("scenarios")
-    shutil.copytree(scored_project, root, dirs_exist_ok=True)
-    rules = root / "rules"
-    rules.mkdir()
+    rules = tmp_path_factory.mktemp("rules")
     for path in (REPO / "monitoring" / "prometheus" / "rules").glob("*.rules.yml"):
         (rules / path.name).write_text(re.sub(r"\bfor: \d+[smh]\b", f"for: {SHORT_FOR}", path.read_text()))
-    ports = {name: free_port() for name in ("api", "prometheus", "pushgateway", "alertmanager", "receiver")}
     # A drift window of 300 inputs instead of 1,000, so the drift scenario fills it with 400.
-    env = env_for(root, CHURN_PUSHGATEWAY_URL=f"http://127.0.0.1:{ports['pushgateway']}",
-                  CHURN_ADMIN_TOKEN=TOKEN, CHURN_DEMO_FAULTS="true", CHURN_DRIFT_WINDOW_SIZE="300")
-    native = NativeStack(workdir=root / "stack", ports=ports, env=env, interval="1s", rules_dir=rules)
+    native = native_stack(scored_project, tmp_path_factory.mktemp("scenarios"), rules,
+                          CHURN_ADMIN_TOKEN=TOKEN, CHURN_DEMO_FAULTS="true",
+                          CHURN_DRIFT_WINDOW_SIZE="300")
     try:
         native.start_all()
         # Prometheus's first scrapes come a few seconds after it starts: traffic sent before that

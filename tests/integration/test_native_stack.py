@@ -7,7 +7,6 @@ once), and a component a test stopped is started again before the next test.
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -19,9 +18,8 @@ import requests
 from churn.data.synthetic import generate
 from churn.ops.native_stack import NativeStack
 from tests.contract.dashboards import wait_for_every_panel
-from tests.contract.tools import require
-from tests.helpers import REPO, customer_bodies, env_for
-from tests.integration.processes import free_port
+from tests.helpers import REPO, customer_bodies
+from tests.integration.processes import native_stack
 
 pytestmark = pytest.mark.slow
 JOB_SCRIPTS = {"churn-training": "train.py", "churn-batch-prediction": "predict_batch.py"}
@@ -29,14 +27,8 @@ JOB_SCRIPTS = {"churn-training": "train.py", "churn-batch-prediction": "predict_
 
 @pytest.fixture(scope="module")
 def stack(scored_project, tmp_path_factory):
-    for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
-        require(binary)
     root = tmp_path_factory.mktemp("stack")
-    shutil.copytree(scored_project, root, dirs_exist_ok=True)
-    ports = {name: free_port() for name in ("api", "prometheus", "pushgateway", "alertmanager", "receiver")}
-    env = env_for(root, CHURN_PUSHGATEWAY_URL=f"http://127.0.0.1:{ports['pushgateway']}")
-    env["CHURN_PROMETHEUS_URL"] = f"http://127.0.0.1:{ports['prometheus']}"
-    native = NativeStack(workdir=root / "stack", ports=ports, env=env, interval="1s")
+    native = native_stack(scored_project, root)
     native.root = root
     (root / "scripts").symlink_to(REPO / "scripts")
     try:

@@ -1,18 +1,22 @@
-"""Runs one scenario: worker threads, each with its own keep-alive session, draw calls from the
-scenario's mix until its request count or duration is reached, or Ctrl-C.
+"""Runs one scenario: concurrent clients on one event loop (aiohttp, keep-alive connections)
+draw calls from the scenario's mix until its request count or duration is reached, or Ctrl-C.
+One event loop rather than a thread per client: measured here, requests with 48 threads topped
+out near 460 requests/s with a p99 of 100 ms at 200/s, slower than the API it was meant to load.
 
 A fault the scenario switches on is switched off again on the way out, whatever happened.
 """
 
+import asyncio
+import contextlib
 import math
 import random
-import threading
+import signal
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import aiohttp
 import requests
 from tqdm import tqdm
 
@@ -64,15 +68,15 @@ def fault_on(target: Target, fault: dict[str, float], seconds: float) -> Iterato
         target.admin("POST", dict.fromkeys(fault, 0))
 
 
-def send(session: requests.Session, target: Target, call: Call) -> Result:
+async def send(session: aiohttp.ClientSession, url: str, call: Call) -> Result:
     started = time.perf_counter()
     try:
-        answer = session.request(call.method, target.url + call.path, json=call.body,
-                                 timeout=target.timeout)
-        return Result(call.kind, answer.status_code, time.perf_counter() - started)
-    except requests.Timeout:
+        async with session.request(call.method, url + call.path, json=call.body) as answer:
+            await answer.read()
+            return Result(call.kind, answer.status, time.perf_counter() - started)
+    except TimeoutError:
         return Result(call.kind, None, time.perf_counter() - started, "timeout")
-    except requests.RequestException as exc:
+    except aiohttp.ClientError as exc:
         return Result(call.kind, None, time.perf_counter() - started, type(exc).__name__)
 
 
@@ -83,44 +87,59 @@ def expected_seconds(scenario: Scenario) -> float:
     return (scenario.requests or 0) / (scenario.rps or 50)
 
 
+async def _traffic(scenario: Scenario, target: Target, mix: Mix, population: Population,
+                   seed: int, bar: tqdm, stop: asyncio.Event) -> list[Result]:
+    """`scenario.workers` clients on one event loop, sharing a keep-alive connection pool."""
+    results: list[Result] = []
+    issued = iter(range(scenario.requests or 10**15))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = started + scenario.seconds if scenario.seconds else math.inf
+
+    async def client(index: int) -> None:
+        rng = random.Random(seed * 1000 + index)
+        while not stop.is_set():
+            number = next(issued, None)
+            if number is None or loop.time() >= deadline:
+                return
+            if scenario.rps:
+                try:  # until this request's turn at the steady rate, or Ctrl-C
+                    await asyncio.wait_for(stop.wait(), started + number / scenario.rps - loop.time())
+                    return
+                except TimeoutError:
+                    pass
+            results.append(await send(session, target.url, mix.draw(population, rng)))
+            bar.update(1)
+
+    connector = aiohttp.TCPConnector(limit=scenario.workers)
+    timeout = aiohttp.ClientTimeout(total=target.timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(client(index) for index in range(scenario.workers)))
+    return results
+
+
+async def _interruptible(scenario: Scenario, target: Target, mix: Mix, population: Population,
+                         seed: int, bar: tqdm) -> tuple[list[Result], bool]:
+    """The traffic, ended early by Ctrl-C: each client finishes its request in flight (at most the
+    time-out) and the results so far are kept."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C ends the run, no summary
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        results = await _traffic(scenario, target, mix, population, seed, bar, stop)
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)
+    return results, stop.is_set()
+
+
 def run(scenario: Scenario, target: Target, mix: Mix, population: Population, seed: int,
         progress: bool = True) -> Summary:
     """Runs `scenario` to its end, or until Ctrl-C (then the summary says interrupted)."""
-    stop = threading.Event()
-    results: list[Result] = []
-    issued = iter(range(scenario.requests or 10**15))
-    lock = threading.Lock()
-    started = time.monotonic()
-    deadline = started + scenario.seconds if scenario.seconds else math.inf
     total = scenario.requests or (round(scenario.seconds * scenario.rps) if scenario.rps else None)
-    bar = tqdm(total=total, desc=scenario.name, unit="req", disable=not progress, leave=False)
-
-    def worker(index: int) -> None:
-        rng = random.Random(seed * 1000 + index)
-        with requests.Session() as session:
-            while not stop.is_set():
-                with lock:
-                    number = next(issued, None)
-                if number is None or time.monotonic() >= deadline:
-                    return
-                if scenario.rps and stop.wait(max(started + number / scenario.rps - time.monotonic(), 0)):
-                    return
-                results.append(send(session, target, mix.draw(population, rng)))
-                bar.update(1)
-
-    interrupted = False
-    with fault_on(target, scenario.fault, expected_seconds(scenario)):
-        pool = ThreadPoolExecutor(scenario.workers, thread_name_prefix=scenario.name)
-        futures = [pool.submit(worker, index) for index in range(scenario.workers)]
-        try:
-            wait(futures)
-        except KeyboardInterrupt:
-            interrupted = True
-            stop.set()
-            wait(futures)  # each worker ends after its request in flight (at most the time-out)
-        finally:
-            pool.shutdown()
-            bar.close()
-    for future in futures:
-        future.result()  # a bug in a worker is not silent
+    started = time.monotonic()
+    with fault_on(target, scenario.fault, expected_seconds(scenario)), tqdm(
+            total=total, desc=scenario.name, unit="req", disable=not progress, leave=False) as bar:
+        results, interrupted = asyncio.run(_interruptible(scenario, target, mix, population, seed, bar))
     return Summary.of(scenario.name, results, time.monotonic() - started, interrupted)
