@@ -1,9 +1,12 @@
 """The API under a real uvicorn, one worker and two, as `make run` and scripts/serve.py start it."""
 
+import http.client
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -80,6 +83,23 @@ def test_two_workers_add_up_to_exactly_the_requests_sent(project):
     assert values[("api_active_requests", ())] == 0
     predictions = len(pd.read_csv(project / "data" / "predictions.csv"))
     assert values[("api_predictions_loaded", ())] == predictions
+
+
+def test_two_workers_answer_a_kept_alive_connection_without_stalling(project):
+    """Without TCP_NODELAY on the workers' connections each answer waited for the client's
+    delayed ACK: 44 ms a request on a connection reused, against about 2 ms."""
+    port = free_port()
+    with serve(project, port, workers=2) as process:
+        wait_until(answers(f"http://127.0.0.1:{port}/ready"), "API ready", process=process)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        took = []
+        for _ in range(15):
+            started = time.perf_counter()
+            connection.request("GET", "/churn/7")
+            assert connection.getresponse().read()
+            took.append(time.perf_counter() - started)
+        connection.close()
+    assert statistics.median(took) < 0.030, took
 
 
 def test_workers_rotating_one_log_lose_no_line(project):
