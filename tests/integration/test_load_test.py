@@ -133,6 +133,19 @@ def test_ctrl_c_prints_the_summary_and_switches_the_fault_off(api):
     assert "Traceback" not in err
 
 
+def test_a_summary_that_cannot_be_written_is_found_before_any_traffic(api, tmp_path):
+    url, _, _ = api
+    before = traffic(scraped(url))
+    (tmp_path / "summary.json").mkdir()
+    result = load_test(api, "--scenario", "light", "--json", str(tmp_path / "summary.json"),
+                       check=False)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.endswith(f"| ERROR    | {tmp_path}/summary.json is a folder; give the path of a file "
+                         "to write")
+    assert traffic(scraped(url)) == before
+
+
 def test_a_host_elsewhere_is_refused():
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "load_test.py"),
                              "--url", "http://192.0.2.1:8000"], capture_output=True, text=True,

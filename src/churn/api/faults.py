@@ -66,8 +66,9 @@ class FaultSwitch:
         self._save(faults)
         return self.faults
 
-    def clear(self) -> None:
+    def clear(self) -> dict[str, Fault]:
         self._save({})
+        return self.faults
 
     def refresh(self) -> None:
         """Reads the file again if it changed since the last read."""

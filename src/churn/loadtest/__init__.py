@@ -12,7 +12,7 @@ import requests
 from loguru import logger
 
 from churn.errors import ChurnError
-from churn.files import write_text_atomic
+from churn.files import check_writable, write_text_atomic
 from churn.loadtest.runner import Target, run
 from churn.loadtest.scenarios import ALL, SCENARIOS
 from churn.loadtest.summary import Summary
@@ -66,6 +66,8 @@ def served_features(url: str, timeout: float) -> dict[str, list[str]]:
 def load_test(options: Options) -> list[Summary]:
     """Runs the scenarios in order; stops after one that was interrupted (Ctrl-C)."""
     names = list(ALL) if options.scenarios == ["all"] else options.scenarios
+    if options.json_path:
+        check_writable(options.json_path)  # before the traffic, not after it
     target = Target(options.url.rstrip("/"), options.timeout, options.token)
     population = Population.build(known_ids(options.predictions, options.id_column),
                                   served_features(target.url, options.timeout), options.seed)

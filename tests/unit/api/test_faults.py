@@ -118,3 +118,13 @@ def test_every_process_sharing_the_logs_folder_applies_the_same_faults(demo, pro
         demo.delete("/admin/faults", headers=AUTH)
         wait_until(lambda: injected(other_registry, "latency") == 0, "other process clears it",
                    timeout=10)
+
+
+def test_faults_that_cannot_be_saved_are_a_503_and_change_nothing(demo, registry, project):
+    (project / "logs" / "demo-faults.json").mkdir()  # where the switch saves them for the others
+    answer = demo.post("/admin/faults", json={"error_share": 1}, headers=AUTH)
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == ("demo faults not changed: demo-faults.json is a folder; "
+                                       "give the path of a file to write")
+    assert injected(registry, "errors") == 0
+    assert demo.delete("/admin/faults", headers=AUTH).status_code == 503

@@ -1,14 +1,18 @@
 """/admin/faults: the demo fault switch (churn.api.faults), behind the admin token."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
+from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from churn.api.errors import public
 from churn.api.faults import Fault
 from churn.api.routes.admin import require_admin
 from churn.api.schemas import problems
 from churn.api.state import api_state
+from churn.errors import ChurnError
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
 MAX_LATENCY_SECONDS = 30
@@ -51,16 +55,25 @@ async def show(request: Request) -> Faults:
     return _view(api_state(request).faults.active())
 
 
-@router.post("/admin/faults", summary="Switch demo faults on or off", responses=problems(401, 422))
+def _saved(change: Callable[[], dict[str, Fault]]) -> Faults:
+    """The faults after `change`; a 503 naming the reason when they cannot be saved for the
+    other processes (the logs folder not writable)."""
+    try:
+        return _view(change())
+    except ChurnError as exc:
+        logger.error("demo faults not changed: {}", exc)
+        raise HTTPException(503, f"demo faults not changed: {public(str(exc))}") from None
+
+
+@router.post("/admin/faults", summary="Switch demo faults on or off",
+             responses=problems(401, 422, 503))
 async def change(request: Request, body: FaultChange) -> Faults:
     changes = {kind: value for kind, value in (("errors", body.error_share),
                                                  ("latency", body.latency_seconds))
                if value is not None}
-    return _view(api_state(request).faults.set(changes, body.minutes * 60))
+    return _saved(lambda: api_state(request).faults.set(changes, body.minutes * 60))
 
 
-@router.delete("/admin/faults", summary="Switch every demo fault off", responses=problems(401))
+@router.delete("/admin/faults", summary="Switch every demo fault off", responses=problems(401, 503))
 async def clear(request: Request) -> Faults:
-    faults = api_state(request).faults
-    faults.clear()
-    return _view(faults.active())
+    return _saved(api_state(request).faults.clear)
