@@ -27,8 +27,16 @@ SOURCES = ("cache", "model")
 # made-up methods cannot create series.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
+MAX_EXEMPLAR_ID = 128 - len("request_id")
 # What the demo fault switch can inject (churn.api.faults): server errors and added latency.
 FAULT_KINDS = ("errors", "latency")
+
+
+def exemplar_of(request_id: str) -> dict[str, str] | None:
+    """The exemplar that leads from a sample to its request's log lines (X-Request-ID). OpenMetrics
+    allows 128 characters of exemplar labels; a longer id a client sent gets none. Under several
+    workers prometheus-client drops exemplars (its multiprocess mode keeps none)."""
+    return {"request_id": request_id} if len(request_id) <= MAX_EXEMPLAR_ID else None
 
 
 @dataclass(frozen=True)
@@ -140,16 +148,17 @@ class ApiMetrics:
                 self.requests.labels(*key), self.duration.labels(*key[:2]), error)
         requests, duration, error = children
         requests.inc()
-        duration.observe(info.modified_duration)
+        duration.observe(info.modified_duration, exemplar_of(info.request.state.request_id))
         if error is not None:
             error.inc()
 
-    def record_prediction(self, source: str, risk_level: str, probability: float) -> None:
+    def record_prediction(self, source: str, risk_level: str, probability: float,
+                          request_id: str) -> None:
         key = (source, risk_level)
         counter = self._children.get(key)
         if counter is None:
             counter = self._children[key] = self.predictions.labels(*key)
-        counter.inc()
+        counter.inc(exemplar=exemplar_of(request_id))
         self.score.observe(probability)
 
     def serve_model(self, version: str, algorithm: str) -> None:

@@ -31,6 +31,7 @@ GRAFANA = REPO / "monitoring" / "grafana"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
 RULES = sorted((REPO / "monitoring" / "prometheus" / "rules").glob("*.rules.yml"))
+SLO_SPEC = REPO / "monitoring" / "slo.yml"
 
 # DESIGN.md, "Ports and names": the folder and the dashboards it holds, each name its uid.
 FOLDER = "MLOps Monitoring"
@@ -263,3 +264,25 @@ def test_promtool_parses_every_panel_and_annotation_query(tmp_path):
                             check=False)
     numbered = "\n".join(f"query{number}: {uid} / {title}" for number, (uid, title, _) in enumerate(queries))
     assert result.returncode == 0, f"{result.stdout}{result.stderr}\n{numbered}"
+
+
+def test_slo_dashboard_turns_green_at_the_objectives_of_slo_yml():
+    # Grafana cannot read a threshold from a variable: the SLI tile holds one per SLO, by name.
+    spec = yaml.safe_load(SLO_SPEC.read_text())["slos"]
+    (tile,) = [panel for panel in panels(dashboards()["slo"])
+               if panel["title"] == "SLI over the last 30 days"]
+    green_from = {override["matcher"]["options"]: step["value"]
+                  for override in tile["fieldConfig"]["overrides"]
+                  for setting in override["properties"] if setting["id"] == "thresholds"
+                  for step in setting["value"]["steps"] if step["color"] == "green"}
+    assert green_from == {name: slo["objective"] for name, slo in spec.items()}, green_from
+    (variable,) = dashboards()["slo"]["templating"]["list"]
+    assert variable["current"]["value"] in spec, variable["current"]
+
+
+def test_the_latency_panel_shows_exemplars_from_the_raw_histogram():
+    """Recording rules carry no exemplars: the panel must query the buckets themselves."""
+    targets = [target for panel in panels(dashboards()["api-health"])
+               if panel["title"] == "p95 latency by endpoint" for target in panel["targets"]]
+    assert targets and all(target.get("exemplar") is True for target in targets)
+    assert all("api_request_duration_seconds_bucket" in target["expr"] for target in targets)

@@ -76,6 +76,13 @@ def test_two_workers_add_up_to_exactly_the_requests_sent(project):
             requests.get(f"{base}/churn/7", timeout=5)
         values = samples(f"{base}/metrics")
         worker_files = list((project / "logs" / "prometheus-multiproc").glob("*/counter_*.db"))
+        # What Prometheus asks for: OpenMetrics, here without exemplars, which /health admits.
+        openmetrics = requests.get(f"{base}/metrics", timeout=5, headers={
+            "Accept": "application/openmetrics-text; version=1.0.0"}).text
+        assert openmetrics.endswith("# EOF\n") and "api_requests_total{" in openmetrics
+        assert " # {" not in openmetrics
+        health = requests.get(f"{base}/health", timeout=5).json()
+        assert health == {"status": "ok", "exemplars": "off: several workers"}
     assert len(worker_files) == 2, "both workers should have written metrics"
     assert churn_requests(values, "200") == 60
     assert churn_requests(values, "404") == 5

@@ -1,4 +1,5 @@
-"""The load test's scenarios against the native stack: each moves what its --help promises.
+"""The load test's scenarios against the native stack: each moves what its --help promises, and
+errors and slow burn the SLOs' error budgets fast enough to page.
 
 Scenarios are shortened with the script's own options, never special code paths. Prometheus
 loads a copy of the rules whose `for:` durations are seconds instead of minutes, so that an
@@ -79,6 +80,9 @@ def test_errors_raise_the_5xx_ratio_and_fire_the_alert_then_the_fault_is_off(sta
     assert summary["statuses"]["500"] > 0.3 * summary["requests"]
     stack.wait_for('job:api_requests_5xx:ratio_rate5m{job="api-churn"} > 0.05')
     firing(stack, "ApiHighErrorRate")
+    # Half the requests failing burns a 0.5% budget about 100 times too fast: it pages.
+    stack.wait_for('slo:current_burn_rate:ratio{slo="availability"} > 14.4')
+    firing(stack, "ApiAvailabilityErrorBudgetPage")
     faults_off(stack)
 
 
@@ -87,6 +91,10 @@ def test_slow_moves_p95_past_two_seconds_and_fires_the_alert(stack, tmp_path):
     assert summary["latency_ms"]["p50"] >= 2500
     stack.wait_for('job:api_request_duration_seconds:p95_rate5m{job="api-churn"} > 2')
     firing(stack, "ApiHighLatency")
+    # Every slow answer misses the 250 ms objective; how fast that burns the 1% budget depends on
+    # the fast traffic of the other tests in the same windows, but always more than 3x: a ticket.
+    stack.wait_for('slo:current_burn_rate:ratio{slo="latency"} > 3')
+    firing(stack, "ApiLatencyErrorBudgetTicket")
     faults_off(stack)
 
 

@@ -11,11 +11,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 from loguru import logger
 from prometheus_client import CollectorRegistry, disable_created_metrics
-from prometheus_client.multiprocess import mark_process_dead
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from churn import logs
@@ -54,6 +53,16 @@ async def _fault_switch(api: ApiState, on: bool) -> AsyncIterator[None]:
         watcher.cancel()
 
 
+def exposed_registry(registry: CollectorRegistry) -> CollectorRegistry:
+    """What /metrics shows: this process's registry, or under several workers the sum of every
+    worker's files (prometheus-client's multiprocess mode, which keeps no exemplars)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return registry
+    summed = CollectorRegistry()
+    MultiProcessCollector(summed)
+    return summed
+
+
 def create_app(settings: Settings | None = None,
                registry: CollectorRegistry | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -61,13 +70,17 @@ def create_app(settings: Settings | None = None,
     disable_created_metrics()
     registry = registry or CollectorRegistry()
     metrics = ApiMetrics.create(registry)
-    api = ApiState(settings=settings, metrics=metrics)
+    api = ApiState(settings=settings, metrics=metrics, exposed=exposed_registry(registry),
+                   exemplars="PROMETHEUS_MULTIPROC_DIR" not in os.environ)
     admin_on = bool(settings.admin_token.get_secret_value())
     faults_on = settings.demo_faults and admin_on
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.setup("api", settings)
+        if not api.exemplars:
+            logger.warning("several workers: no exemplars (prometheus-client's multiprocess mode "
+                           "keeps none); one worker per process keeps them")
         try:
             service = load_service(settings)
         except ChurnError as exc:
@@ -126,10 +139,10 @@ def create_app(settings: Settings | None = None,
         registry=registry,
     )
     # A custom instrumentation replaces the library's default http_* metrics with our api_* ones.
-    instrumentator.add(metrics.record_request).instrument(app).expose(
-        app, endpoint=SCRAPE_PATH, tags=["status"], summary="Metrics in Prometheus' text format",
-        response_class=PlainTextResponse, responses={200: {"content": {
-            "application/openmetrics-text": {"schema": {"type": "string"}}}}})
+    # /metrics is status.py's own route, not the instrumentator's expose(), which only ever
+    # serves the plain text format and so never the exemplars.
+    instrumentator.add(metrics.record_request).instrument(app)
     metrics.initialise([(method, route.path) for router in routers for route in router.routes
-                        if isinstance(route, APIRoute) for method in sorted(route.methods)])
+                        if isinstance(route, APIRoute) and route.path != SCRAPE_PATH
+                        for method in sorted(route.methods)])
     return app

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import anyio
 from fastapi import HTTPException, Request
+from prometheus_client import CollectorRegistry
 
 from churn.api.faults import FaultSwitch
 from churn.api.service import Service
@@ -21,6 +22,8 @@ from churn.settings import Settings
 class ApiState:
     settings: Settings
     metrics: ApiMetrics
+    exposed: CollectorRegistry  # what /metrics shows
+    exemplars: bool  # False under several workers: multiprocess mode keeps none
     service: Service | None = None
     unready_reason: str = "starting"
     faults: FaultSwitch | None = None  # the demo fault switch, when demo_faults is on

@@ -142,7 +142,8 @@ class NativeStack:
             config.write_text(yaml.safe_dump(prometheus_config(self.ports, self.interval,
                                                                self.rules_dir)))
             return [find_binary("prometheus"), f"--config.file={config}",
-                    f"--storage.tsdb.path={work / 'prometheus-data'}", listen]
+                    f"--storage.tsdb.path={work / 'prometheus-data'}", listen,
+                    "--enable-feature=exemplar-storage"]
         if component == "alertmanager":
             config = work / "alertmanager.yml"
             config.write_text(alertmanager_config(self.ports))

@@ -111,3 +111,35 @@ def test_two_apps_in_one_process_keep_separate_series(project, predictions):
         second.get(f"/churn/{int(predictions.index[0])}")
     assert first_registry.get_sample_value("model_cache_hits_total") == 2
     assert second_registry.get_sample_value("model_cache_hits_total") == 1
+
+
+OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
+
+
+def test_prometheus_gets_openmetrics_with_the_request_id_as_exemplar(client, predictions):
+    customer_id = int(predictions.index[0])
+    client.get(f"/churn/{customer_id}", headers={"X-Request-ID": "trace-me-42"})
+    answer = client.get("/metrics", headers=OPENMETRICS)
+    assert answer.headers["content-type"].startswith("application/openmetrics-text")
+    lines = answer.text.splitlines()
+    exemplar = '# {request_id="trace-me-42"}'
+    assert any(line.startswith('api_request_duration_seconds_bucket{endpoint="/churn/{customer_id}"')
+               and exemplar in line for line in lines)
+    assert any(line.startswith("model_predictions_total{") and exemplar in line for line in lines)
+    assert not [line for line in lines if "_created" in line]
+    assert lines[-1] == "# EOF"
+
+
+def test_curl_gets_plain_text_without_exemplars(client, predictions):
+    client.get(f"/churn/{int(predictions.index[0])}", headers={"X-Request-ID": "trace-me-43"})
+    answer = client.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "trace-me-43" not in answer.text and "# EOF" not in answer.text
+    assert "api_requests_total{" in answer.text
+
+
+def test_an_id_too_long_for_an_exemplar_is_served_without_one(client, predictions):
+    long_id = "x" * 128  # a safe request id, over OpenMetrics' 128 characters with its label name
+    answer = client.get(f"/churn/{int(predictions.index[0])}", headers={"X-Request-ID": long_id})
+    assert answer.status_code == 200 and answer.headers["x-request-id"] == long_id
+    assert long_id not in client.get("/metrics", headers=OPENMETRICS).text

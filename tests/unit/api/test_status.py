@@ -12,7 +12,7 @@ from tests.helpers import settings_for
 
 def test_health_answers_ok(client):
     answer = client.get("/health")
-    assert answer.status_code == 200 and answer.json() == {"status": "ok"}
+    assert answer.status_code == 200 and answer.json() == {"status": "ok", "exemplars": "on"}
 
 
 def test_ready_names_model_and_predictions(client, predictions):

@@ -22,9 +22,7 @@ from churn.api.schemas import (
 )
 from churn.api.service import Service, observe_inputs
 from churn.api.state import api_state
-from churn.metrics import ApiMetrics
 from churn.risk import risk_level
-from churn.settings import Settings
 
 router = APIRouter(tags=["predictions"])
 PLAIN_DIGITS = re.compile(r"[1-9][0-9]*")
@@ -44,10 +42,11 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 def _prediction(probability: float, version: str, source: str, service: Service,
-                settings: Settings, metrics: ApiMetrics) -> dict:
-    """The fields of a Prediction, counted in the metrics."""
-    level = risk_level(probability, settings)
-    metrics.record_prediction(source, level, probability)
+                request: Request) -> dict:
+    """The fields of a Prediction, counted in the metrics with the request id as exemplar."""
+    api = api_state(request)
+    level = risk_level(probability, api.settings)
+    api.metrics.record_prediction(source, level, probability, request.state.request_id)
     return {"churn_probability": probability, "risk_level": level, "model_version": version,
             "churn_predicted": probability >= service.model.metadata["threshold"]}
 
@@ -78,8 +77,7 @@ async def churn_of_customer(customer_id: CustomerId, request: Request) -> Custom
     if found is None:
         raise HTTPException(404, f"customer {customer_id} not found")
     stored, source = found
-    fields = _prediction(stored.probability, stored.model_version, source, service, api.settings,
-                         api.metrics)
+    fields = _prediction(stored.probability, stored.model_version, source, service, request)
     request.state.customer_id, request.state.risk_level = customer_id, fields["risk_level"]
     return CustomerPrediction(customer_id=customer_id, source=source, **fields)
 
@@ -93,7 +91,7 @@ async def predict(request: Request) -> Prediction:
     rows = [customer.model_dump(by_alias=True)]
     (probability,) = await api.score(service, rows)
     observe_inputs(service, rows, [probability], api.settings, api.metrics)
-    fields = _prediction(probability, service.version, "model", service, api.settings, api.metrics)
+    fields = _prediction(probability, service.version, "model", service, request)
     request.state.risk_level = fields["risk_level"]
     return Prediction(**fields)
 
@@ -109,6 +107,5 @@ async def predict_batch(request: Request) -> BatchPrediction:
     probabilities = await api.score(service, rows)
     observe_inputs(service, rows, probabilities, api.settings, api.metrics)
     return BatchPrediction(predictions=[
-        Prediction(**_prediction(probability, service.version, "model", service, api.settings,
-                                 api.metrics))
+        Prediction(**_prediction(probability, service.version, "model", service, request))
         for probability in probabilities])

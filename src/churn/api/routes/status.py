@@ -1,8 +1,10 @@
 """Is the service alive, is it ready, and which model does it serve."""
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client.exposition import choose_encoder
 
+from churn.api.middleware import SCRAPE_PATH
 from churn.api.schemas import DriftReport, ModelInfo, Readiness, problems
 from churn.api.state import api_state
 
@@ -10,8 +12,20 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/health", summary="Liveness: the process answers")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(request: Request) -> dict[str, str]:
+    """Also whether /metrics carries exemplars: not under several workers."""
+    return {"status": "ok",
+            "exemplars": "on" if api_state(request).exemplars else "off: several workers"}
+
+
+@router.get(SCRAPE_PATH, summary="Metrics: Prometheus text, or OpenMetrics with exemplars",
+            response_class=PlainTextResponse, responses={200: {"content": {
+                "application/openmetrics-text": {"schema": {"type": "string"}}}}})
+def metrics(request: Request) -> Response:
+    """The format the scraper asks for in Accept: Prometheus asks for OpenMetrics, the only
+    format that carries exemplars (each latency sample's request id); curl gets plain text."""
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encoder(api_state(request).exposed), headers={"Content-Type": content_type})
 
 
 @router.get("/ready", summary="Readiness: model and predictions loaded",
