@@ -31,6 +31,7 @@ churn-monitoring is up. Open first:
   Prometheus     http://localhost:9090/targets  (every target UP)
   Alertmanager   http://localhost:9093
   Pushgateway    http://localhost:9091
+  Blackbox       http://localhost:9115  (the last probes of the API, under "Recent Probes")
   Alert log      docker compose exec alert-receiver tail -f logs/alerts.jsonl
   Runbooks       http://localhost:9095/runbooks/
 Stop: scripts/start_monitoring.sh --down   (--reset also deletes the volumes)

@@ -105,8 +105,9 @@ class ApiMetrics:
             predictions_loaded=Gauge("api_predictions_loaded",
                                      "Precomputed batch predictions held in memory.",
                                      registry=registry, multiprocess_mode="livemax"),
-            predictions=Counter("model_predictions", "Churn predictions served, by where they came "
-                                "from (cache: batch predictions, model: scored now) and risk level.",
+            predictions=Counter("model_predictions", "Churn predictions served to customers (not "
+                                "to black-box probes), by where they came from (cache: batch "
+                                "predictions, model: scored now) and risk level.",
                                 ["source", "risk_level"], registry=registry),
             cache_hits=Counter("model_cache_hits",
                                "GET /churn/{id} answers found among the precomputed predictions.",

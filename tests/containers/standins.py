@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 
 DEBIAN_PACKAGES = ("ca-certificates,python3,python3-venv,python3-pip,prometheus,"
-                   "prometheus-pushgateway,prometheus-alertmanager,busybox")
+                   "prometheus-pushgateway,prometheus-alertmanager,prometheus-blackbox-exporter,"
+                   "busybox")
 BASE_IMAGE = "churn-monitoring-standin-base:bookworm"
 # Inside the root file system: the official images' program paths and busybox wget.
 ROOTFS_HOOK = ("ln -s /usr/bin/prometheus-pushgateway \"$1/usr/bin/pushgateway\" && "
                "ln -s /usr/bin/prometheus-alertmanager \"$1/usr/bin/alertmanager\" && "
+               "ln -s /usr/bin/prometheus-blackbox-exporter \"$1/usr/bin/blackbox_exporter\" && "
                "ln -s /usr/bin/busybox \"$1/usr/local/bin/wget\" && "
                "ln -s /usr/bin/python3 \"$1/usr/local/bin/python\"")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -46,6 +48,9 @@ STANDINS = {
     "prom/pushgateway": _prom_image("pushgateway", "/pushgateway", []),
     "prom/alertmanager": _prom_image("alertmanager", "/alertmanager", [
         "--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]),
+    # No data folder: the official image runs its program as a user of its own from /.
+    "prom/blackbox-exporter": ('USER nobody\nENTRYPOINT ["/bin/blackbox_exporter"]\n'
+                               'CMD ["--config.file=/etc/blackbox_exporter/config.yml"]\n'),
 }
 
 

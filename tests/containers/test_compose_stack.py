@@ -37,7 +37,8 @@ pytestmark = pytest.mark.slow
 PROJECT = "churn-monitoring-test"
 NOT_STARTED = {"grafana"}
 PUBLISHED = {"api": 8000, "prometheus": 9090, "pushgateway": 9091, "alertmanager": 9093,
-             "alert-receiver": 9095}
+             "alert-receiver": 9095, "blackbox": 9115}
+SCRAPE_JOBS = {"api-churn", "pushgateway", "prometheus", "alertmanager", "blackbox"}
 API, PROMETHEUS, RECEIVER = (f"http://127.0.0.1:{PUBLISHED[name]}" for name in
                              ("api", "prometheus", "alert-receiver"))
 # The README's example customer: one of the default synthetic data's ids.
@@ -183,15 +184,22 @@ def test_bootstrap_completed_and_the_api_answers_the_readme_customer(stack):
 
 
 def test_every_target_is_up_and_pushed_series_keep_their_own_job(stack):
-    up = wait_until(lambda: len(result := prometheus("up == 1")) == 4 and result,
-                    "all four targets up", timeout=90)
-    assert {series["metric"]["job"] for series in up} == {"api-churn", "pushgateway", "prometheus",
-                                                          "alertmanager"}
+    up = wait_until(lambda: {series["metric"]["job"] for series in prometheus("up == 1")} == SCRAPE_JOBS,
+                    "every scrape job up", timeout=90)
+    assert up
     f2 = wait_for('model_f2_score{job="churn-training"}')
     assert 0.5 < float(f2[0]["value"][1]) < 1, f2
     rows = wait_for('churn_batch_rows_scored{job="churn-batch-prediction"}')
     assert [float(series["value"][1]) for series in rows] == [DEFAULT_ROWS], rows
     assert prometheus('{job="pushgateway", __name__=~"model_.*|churn_.*"}') == []
+
+
+def test_the_blackbox_exporter_probes_the_api_as_a_user_would(stack):
+    """Both probes pass, through the containers' network (http://api:8000/...)."""
+    passing = wait_until(lambda: len(result := prometheus('probe_success{job="blackbox"} == 1')) == 2
+                         and result, "both probes passing", timeout=90)
+    assert {series["metric"]["instance"] for series in passing} == {
+        "http://api:8000/ready", "http://api:8000/churn/15565701"}
 
 
 def test_every_dashboard_panel_query_returns_data_after_traffic(stack, traffic):

@@ -58,6 +58,8 @@ UNITLESS = {"row", "text", "table", "alertlist", "dashlist", "annolist", "news"}
 COLOURS = {"green", "yellow", "red", "blue", "transparent", "text"}
 # What Prometheus itself records next to the scraped and pushed series.
 PROMETHEUS_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
+# What the blackbox exporter answers for each probe (monitoring/blackbox/blackbox.yml).
+PROBE_SERIES = {"probe_success", "probe_duration_seconds"}
 RATE_FUNCTIONS = re.compile(r"\b(?:rate|irate|increase)\(\s*$")
 COUNTER = re.compile(r"(?<![\w:])[a-zA-Z_]\w*(?:_total|_bucket|_count|_sum)(?![\w:])")
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -246,7 +248,7 @@ def test_range_windows_are_grafanas_intervals():
 
 
 def test_every_metric_is_in_the_catalogue_or_a_recording_rule():
-    known = exposed_series() | recording_rules() | PROMETHEUS_SERIES
+    known = exposed_series() | recording_rules() | PROMETHEUS_SERIES | PROBE_SERIES
     unknown = [(uid, title, name) for uid, title, expr in all_queries()
                for name in metric_names(expr) if name not in known]
     assert not unknown, f"metrics that nothing exposes or records: {unknown}"

@@ -6,6 +6,7 @@ import subprocess
 import pytest
 import yaml
 
+from churn.data.synthetic import FIRST_CUSTOMER_ID
 from churn.metrics import LATENCY_BUCKETS
 from tests.contract.tools import require
 from tests.helpers import REPO
@@ -13,6 +14,7 @@ from tests.helpers import REPO
 PROMETHEUS = REPO / "monitoring" / "prometheus"
 RULES = sorted((PROMETHEUS / "rules").glob("*.rules.yml"))
 ALERTMANAGER = REPO / "monitoring" / "alertmanager" / "alertmanager.yml"
+BLACKBOX = REPO / "monitoring" / "blackbox" / "blackbox.yml"
 RUNBOOK_BASE = "http://localhost:9095/runbooks/"
 
 
@@ -66,9 +68,11 @@ def test_every_alert_has_duration_severity_and_annotations():
 def test_scrape_jobs_and_targets_are_designs():
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"api-churn", "pushgateway", "prometheus", "alertmanager"}
+    assert set(jobs) == {"api-churn", "pushgateway", "prometheus", "alertmanager", "blackbox"}
     assert jobs["pushgateway"]["honor_labels"] is True
     assert jobs["api-churn"]["static_configs"][0]["targets"] == ["api:8000"]
+    assert jobs["blackbox"]["relabel_configs"][-1] == {"target_label": "__address__",
+                                                       "replacement": "blackbox:9115"}
     intervals = [job.get("scrape_interval", config["global"]["scrape_interval"]) for job in jobs.values()]
     assert all(10 <= int(interval.rstrip("s")) <= 15 for interval in intervals)
 
@@ -104,3 +108,42 @@ def test_alertmanager_routes_by_severity_to_the_offline_receiver():
     assert routes == {'severity="critical"': "critical", 'severity="warning"': "warning"}
     urls = {hook["url"] for receiver in config["receivers"] for hook in receiver["webhook_configs"]}
     assert urls == {"http://alert-receiver:9095/alerts"}
+
+
+def probes() -> dict[str, str]:
+    """The blackbox job's targets: module -> URL."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "blackbox"]
+    return {static["labels"]["module"]: target for static in job["static_configs"]
+            for target in static["targets"]}
+
+
+def test_every_probe_names_a_module_of_the_blackbox_config_and_the_api():
+    modules = yaml.safe_load(BLACKBOX.read_text())["modules"]
+    assert probes() == {"http_ready": "http://api:8000/ready",
+                        "http_churn_score": f"http://api:8000/churn/{FIRST_CUSTOMER_ID}"}
+    assert set(modules) == set(probes())
+    for module in modules.values():
+        assert module["http"]["headers"] == {"X-Churn-Probe": "blackbox"}
+
+
+@pytest.mark.parametrize(("body", "passes"), [
+    ('{"customer_id":1,"churn_probability":0.4183,"risk_level":"medium"}', True),
+    ('{"churn_probability":1.2e-05,"risk_level":"low"}', True),
+    ('{"churn_probability": 1}', True),
+    ('{"churn_probability":null}', False),
+    ('{"churn_probability":"0.5"}', False),
+    ('{"detail":"customer 15565701 not found"}', False),
+    ("churn_probability: 0.4", False),
+])
+def test_the_score_probe_passes_only_a_body_with_a_probability(body, passes):
+    """The same regular expression as the exporter's (Go's RE2 and Python's agree on this one)."""
+    (pattern,) = yaml.safe_load(BLACKBOX.read_text())["modules"]["http_churn_score"]["http"][
+        "fail_if_body_not_matches_regexp"]
+    assert bool(re.search(pattern, body)) is passes
+
+
+def test_the_blackbox_exporter_accepts_its_config():
+    exporter = require("prometheus-blackbox-exporter")
+    result = run(exporter, f"--config.file={BLACKBOX}", "--config.check")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -5,6 +5,10 @@ import shutil
 
 import pytest
 
+# Debian's packages of the monitoring stack's programs (the native stack and its tests).
+STACK_BINARIES = ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager",
+                  "prometheus-blackbox-exporter")
+
 
 def unavailable(reason: str) -> None:
     """Skips the test for `reason`; under CI=true, where everything must run, fails it instead."""
@@ -17,6 +21,5 @@ def require(binary: str) -> str:
     """Path of `binary`; skips the test when it is missing, unless running under CI."""
     path = shutil.which(binary)
     if path is None:
-        unavailable(f"{binary} is not installed (Debian: apt-get install prometheus "
-                    "prometheus-pushgateway prometheus-alertmanager)")
+        unavailable(f"{binary} is not installed (Debian: apt-get install {' '.join(STACK_BINARIES)})")
     return path

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import requests
 
-from churn.ops.native_stack import NativeStack, stop_process
-from tests.contract.tools import require
+from churn.ops.native_stack import DEFAULT_PORTS, NativeStack, stop_process
+from tests.contract.tools import STACK_BINARIES, require
 from tests.helpers import env_for
 
 
@@ -44,10 +44,10 @@ def running(command: list[str], env: dict, output: Path) -> Iterator[subprocess.
 def native_stack(project: Path, root: Path, rules_dir: Path | None = None, **env: str) -> NativeStack:
     """A NativeStack (not started) on free ports, scraping every second, over a copy of `project`
     in `root`; its jobs push to its own Pushgateway. Skips, or fails under CI, without the binaries."""
-    for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
+    for binary in STACK_BINARIES:
         require(binary)
     shutil.copytree(project, root, dirs_exist_ok=True)
-    ports = {name: free_port() for name in ("api", "prometheus", "pushgateway", "alertmanager", "receiver")}
+    ports = {name: free_port() for name in DEFAULT_PORTS}
     stack_env = env_for(root, CHURN_PUSHGATEWAY_URL=f"http://127.0.0.1:{ports['pushgateway']}",
                         CHURN_PROMETHEUS_URL=f"http://127.0.0.1:{ports['prometheus']}", **env)
     return NativeStack(workdir=root / "stack", ports=ports, env=stack_env, interval="1s",

@@ -19,16 +19,19 @@ from churn.data.synthetic import generate
 from churn.ops.native_stack import NativeStack
 from tests.contract.dashboards import wait_for_every_panel
 from tests.helpers import REPO, customer_bodies
-from tests.integration.processes import native_stack
+from tests.integration.processes import answers, native_stack, running
 
 pytestmark = pytest.mark.slow
 JOB_SCRIPTS = {"churn-training": "train.py", "churn-batch-prediction": "predict_batch.py"}
+TOKEN = "native-stack-token"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+PROBE_MODULES = {"http_ready", "http_churn_score"}
 
 
 @pytest.fixture(scope="module")
 def stack(scored_project, tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
-    native = native_stack(scored_project, root)
+    native = native_stack(scored_project, root, CHURN_ADMIN_TOKEN=TOKEN, CHURN_DEMO_FAULTS="true")
     native.root = root
     (root / "scripts").symlink_to(REPO / "scripts")
     try:
@@ -38,7 +41,7 @@ def stack(scored_project, tmp_path_factory):
         native.stop_all()
 
 
-SCRAPE_JOBS = {"api-churn", "pushgateway", "prometheus", "alertmanager"}
+SCRAPE_JOBS = {"api-churn", "pushgateway", "prometheus", "alertmanager", "blackbox"}
 
 
 def all_targets_up(stack: NativeStack) -> list[dict]:
@@ -90,9 +93,15 @@ def traffic(stack) -> int:
     return len(ids)
 
 
-def test_every_target_is_up(stack):
-    up = stack.wait_until(lambda: all_targets_up(stack), "all four targets up")
-    assert len(up) == len(SCRAPE_JOBS), up
+def test_every_target_is_up_and_every_probe_passes(stack):
+    up = stack.wait_until(lambda: all_targets_up(stack), "every scrape job up")
+    # One target per job, but one per probe for the blackbox exporter.
+    assert len(up) == len(SCRAPE_JOBS) - 1 + len(PROBE_MODULES), up
+    passing = stack.wait_for('probe_success{job="blackbox"} == 1')
+    assert {series["metric"]["module"] for series in passing} == PROBE_MODULES, passing
+    api = stack.url("api")
+    assert {series["metric"]["instance"] for series in passing} == {
+        f"{api}/ready", f"{api}/churn/15565701"}
 
 
 def test_pushed_series_keep_their_own_job(stack, pushed):
@@ -118,8 +127,9 @@ def test_recording_rules_return_data_after_traffic(stack, traffic):
         latency = stack.wait_for(
             f'endpoint:api_request_duration_seconds:{quantile}_rate5m{{endpoint="/churn/{{customer_id}}"}}')
         assert 0 < float(latency[0]["value"][1]) <= 5
+    # Between 0 and 1 (promtool's tests check the arithmetic): the probe tests below cause 5xx.
     ratio = stack.wait_for("job:api_requests_5xx:ratio_rate5m")
-    assert float(ratio[0]["value"][1]) == 0
+    assert 0 <= float(ratio[0]["value"][1]) < 1
 
 
 def test_a_job_without_pushgateway_keeps_its_results(stack):
@@ -200,24 +210,39 @@ def test_drifted_traffic_raises_the_flag_fires_the_alert_and_normal_traffic_clea
     stack.wait_for('churn_data_drift_detected{job="api-churn"} == 0', timeout=30)
 
 
-def test_api_down_reaches_the_receiver(stack):
+def notifications(stack: NativeStack, alertname: str) -> list[dict]:
+    """The notifications of `alertname` that the receiver appended to logs/alerts.jsonl."""
+    alerts_file = stack.root / "logs" / "alerts.jsonl"
+    if not alerts_file.is_file():
+        return []
+    return [notification for line in alerts_file.read_text().splitlines()
+            if (notification := json.loads(line))["commonLabels"].get("alertname") == alertname]
+
+
+def test_api_down_reaches_the_receiver_from_white_box_and_black_box(stack):
+    """ApiDown (Prometheus cannot scrape /metrics) after 1 minute, ApiProbeFailing (a request like
+    a user's gets no answer) after 2, each with its runbook."""
     stack.stop("api")
     down = stack.wait_for('up{job="api-churn"} == 0', timeout=30)
     assert down[0]["metric"]["instance"] == f"127.0.0.1:{stack.ports['api']}"
-    alerts_file = stack.root / "logs" / "alerts.jsonl"
-
-    def delivered() -> list[dict]:
-        if not alerts_file.is_file():
-            return []
-        return [notification for line in alerts_file.read_text().splitlines()
-                if (notification := json.loads(line))["commonLabels"].get("alertname") == "ApiDown"]
-
-    (notification, *_) = stack.wait_until(delivered, "ApiDown delivered", timeout=150)
+    (notification, *_) = stack.wait_until(lambda: notifications(stack, "ApiDown"), "ApiDown delivered",
+                                          timeout=150)
     assert notification["status"] == "firing" and notification["receiver"] == "critical"
     runbook_url = notification["alerts"][0]["annotations"]["runbook_url"]
     assert runbook_url == "http://localhost:9095/runbooks/api-down"
     runbook = requests.get(runbook_url.replace("http://localhost:9095", stack.url("receiver")), timeout=5)
     assert runbook.status_code == 200 and runbook.text.startswith("# "), runbook.text[:200]
+
+    def failing_modules() -> set[str]:
+        modules = {alert["labels"]["module"] for notification in notifications(stack, "ApiProbeFailing")
+                   for alert in notification["alerts"] if alert["status"] == "firing"}
+        return modules if modules == PROBE_MODULES else set()
+
+    stack.wait_until(failing_modules, "ApiProbeFailing delivered for both probes", timeout=200)
+    (probe_alert, *_) = notifications(stack, "ApiProbeFailing")
+    assert probe_alert["receiver"] == "critical"
+    assert probe_alert["alerts"][0]["annotations"]["runbook_url"] == \
+        "http://localhost:9095/runbooks/api-probe-failing"
 
 
 def test_every_dashboard_panel_query_returns_data_once_every_job_ran(stack, pushed, traffic):
@@ -252,3 +277,37 @@ def test_a_requests_exemplar_leads_from_prometheus_to_its_log_line(stack):
     (line,) = [line for line in (stack.root / "logs" / "api.log").read_text().splitlines()
                if request_id in line]
     assert "GET /churn/{customer_id} 200" in line
+
+
+def white_box_up_while_probe_fails(module: str) -> str:
+    """PromQL answering only while Prometheus scrapes the API fine and the `module` probe fails."""
+    return (f'probe_success{{job="blackbox", module="{module}"}} == 0'
+            ' and on () (up{job="api-churn"} == 1)')
+
+
+def test_white_box_says_up_while_users_get_errors(stack):
+    """The demo fault switch answers every /churn request 500: /metrics still answers, so up is 1,
+    but the probe that asks for a customer's score fails. Only the black-box view sees it."""
+    faults = f"{stack.url('api')}/admin/faults"
+    switch = requests.post(faults, json={"error_share": 1, "minutes": 5}, headers=ADMIN, timeout=5)
+    assert switch.ok, switch.text
+    try:
+        stack.wait_for(white_box_up_while_probe_fails("http_churn_score"), timeout=30)
+        assert stack.query('probe_success{job="blackbox", module="http_ready"} == 1')
+    finally:
+        off = requests.post(faults, json={"error_share": 0}, headers=ADMIN, timeout=5)
+        assert off.json() == {"faults": []}
+    stack.wait_for('probe_success{job="blackbox", module="http_churn_score"} == 1', timeout=30)
+
+
+def test_white_box_says_up_while_the_service_is_not_ready(stack):
+    """An API started without its predictions (CHURN_API_START_UNREADY) serves /metrics, so up is
+    1, but /ready is a 503 and so is every lookup: both probes fail."""
+    stack.stop("api")
+    api = stack.url("api")
+    env = stack.env | {"CHURN_API_START_UNREADY": "true",
+                       "CHURN_PREDICTIONS_PATH": str(stack.root / "data" / "missing.csv")}
+    with running(stack.command("api"), env, stack.workdir / "api-unready.out"):
+        stack.wait_until(answers(f"{api}/ready", status=503), "the API answering, not ready")
+        for module in PROBE_MODULES:
+            stack.wait_for(white_box_up_while_probe_fails(module), timeout=30)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from churn.ops.native_stack import DEFAULT_PORTS, port_in_use, wait_until
-from tests.contract.tools import require
+from tests.contract.tools import STACK_BINARIES, require
 from tests.helpers import REPO, env_for
 from tests.integration.processes import answers
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
 def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_path, stop_with):
-    for binary in ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager"):
+    for binary in STACK_BINARIES:
         require(binary)
     busy = [port for port in DEFAULT_PORTS.values() if port_in_use(port)]
     if busy:

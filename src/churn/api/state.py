@@ -41,12 +41,15 @@ class ApiState:
         return await anyio.to_thread.run_sync(service.scorer.score, customers,
                                               limiter=self.scoring_threads)
 
-    async def lookup(self, service: Service, customer_id: int) -> tuple[Stored, str] | None:
+    async def lookup(self, service: Service, customer_id: int,
+                     counted: bool) -> tuple[Stored, str] | None:
         """A known customer's score and its source: "cache" (the batch predictions) or "model"
-        (scored now, and remembered so the next lookup is a hit); None for an unknown customer."""
+        (scored now, and remembered so the next lookup is a hit); None for an unknown customer.
+        Hits and misses are `counted` in the metrics unless a probe asked."""
         stored = service.store.get(customer_id)
         if stored is not None:
-            self.metrics.cache_hits.inc()
+            if counted:
+                self.metrics.cache_hits.inc()
             return stored, "cache"
         features = service.store.features_of(customer_id)
         if features is None:
@@ -54,7 +57,8 @@ class ApiState:
         (probability,) = await self.score(service, [features])
         stored = Stored(probability, service.version)
         service.store.remember(customer_id, stored)
-        self.metrics.cache_misses.inc()
+        if counted:
+            self.metrics.cache_misses.inc()
         return stored, "model"
 
 

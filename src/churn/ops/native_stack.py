@@ -1,5 +1,6 @@
-"""The monitoring stack without Docker: Pushgateway, Prometheus, Alertmanager, the alert receiver
-and the API as local processes, reading the repository's own monitoring/ files.
+"""The monitoring stack without Docker: Pushgateway, Prometheus, Alertmanager, the blackbox
+exporter, the alert receiver and the API as local processes, reading the repository's own
+monitoring/ files.
 
 Only what must differ from Compose is rewritten: service names become 127.0.0.1 and the chosen
 ports, and (for tests) the scrape and evaluation intervals. `python -m churn.ops.native_stack`
@@ -9,6 +10,7 @@ the same class on free ports.
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,15 +30,20 @@ from churn.settings import PROJECT_ROOT, Settings
 
 MONITORING = PROJECT_ROOT / "monitoring"
 DEFAULT_PORTS = {"api": 8000, "prometheus": 9090, "pushgateway": 9091, "alertmanager": 9093,
-                 "receiver": 9095}
+                 "receiver": 9095, "blackbox": 9115}
+# The Compose addresses in monitoring/'s files, and the component each one stands for.
+COMPOSE_ADDRESSES = {"api:8000": "api", "pushgateway:9091": "pushgateway",
+                     "alertmanager:9093": "alertmanager", "localhost:9090": "prometheus",
+                     "alert-receiver:9095": "receiver", "blackbox:9115": "blackbox"}
 # Debian's package names first, then the upstream (Homebrew) ones.
 BINARIES = {"prometheus": ("prometheus",),
             "pushgateway": ("prometheus-pushgateway", "pushgateway"),
-            "alertmanager": ("prometheus-alertmanager", "alertmanager")}
+            "alertmanager": ("prometheus-alertmanager", "alertmanager"),
+            "blackbox": ("prometheus-blackbox-exporter", "blackbox_exporter")}
 READY_PATHS = {"api": "/ready", "prometheus": "/-/ready", "pushgateway": "/-/ready",
-               "alertmanager": "/-/ready", "receiver": "/health"}
+               "alertmanager": "/-/ready", "receiver": "/health", "blackbox": "/-/healthy"}
 # Start order: what is scraped or called before what scrapes or calls it.
-ORDER = ("receiver", "alertmanager", "pushgateway", "api", "prometheus")
+ORDER = ("receiver", "alertmanager", "pushgateway", "api", "blackbox", "prometheus")
 POLL_SECONDS = 0.1
 
 
@@ -75,28 +82,26 @@ def find_binary(component: str) -> str:
         if path := shutil.which(name):
             return path
     raise ChurnError(f"{BINARIES[component][0]} is not installed (Debian/Ubuntu: apt-get install "
-                     "prometheus prometheus-pushgateway prometheus-alertmanager; macOS: brew "
-                     "install prometheus pushgateway alertmanager)")
+                     "prometheus prometheus-pushgateway prometheus-alertmanager "
+                     "prometheus-blackbox-exporter; macOS: brew install prometheus pushgateway "
+                     "alertmanager blackbox_exporter)")
+
+
+def local_addresses(text: str, ports: dict[str, int]) -> str:
+    """`text` with each Compose address (api:8000, ...) replaced by 127.0.0.1 and its port."""
+    pattern = "|".join(re.escape(address) for address in COMPOSE_ADDRESSES)
+    return re.sub(rf"\b({pattern})\b",
+                  lambda match: f"127.0.0.1:{ports[COMPOSE_ADDRESSES[match[1]]]}", text)
 
 
 def prometheus_config(ports: dict[str, int], interval: str | None, rules_dir: Path | None = None) -> dict:
     """monitoring/prometheus/prometheus.yml pointed at local ports (and optionally faster, and at
     other copies of the rule files)."""
-    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
-    addresses = {"api:8000": "api", "pushgateway:9091": "pushgateway",
-                 "alertmanager:9093": "alertmanager", "localhost:9090": "prometheus"}
-
-    def local(targets: list[str]) -> list[str]:
-        return [f"127.0.0.1:{ports[addresses[target]]}" for target in targets]
-
-    for job in config["scrape_configs"]:
-        for static in job["static_configs"]:
-            static["targets"] = local(static["targets"])
-        if interval:
+    config = yaml.safe_load(local_addresses(
+        (MONITORING / "prometheus" / "prometheus.yml").read_text(), ports))
+    if interval:
+        for job in config["scrape_configs"]:
             job["scrape_interval"] = interval
-    for manager in config["alerting"]["alertmanagers"]:
-        for static in manager["static_configs"]:
-            static["targets"] = local(static["targets"])
     rules = MONITORING / "prometheus"
     config["rule_files"] = [str(rules_dir / Path(pattern).name if rules_dir else rules / pattern)
                             for pattern in config["rule_files"]]
@@ -106,8 +111,7 @@ def prometheus_config(ports: dict[str, int], interval: str | None, rules_dir: Pa
 
 
 def alertmanager_config(ports: dict[str, int]) -> str:
-    text = (MONITORING / "alertmanager" / "alertmanager.yml").read_text()
-    return text.replace("http://alert-receiver:9095", f"http://127.0.0.1:{ports['receiver']}")
+    return local_addresses((MONITORING / "alertmanager" / "alertmanager.yml").read_text(), ports)
 
 
 def query(prometheus_url: str, promql: str) -> list[dict]:
@@ -154,6 +158,9 @@ class NativeStack:
             # Pushed groups survive a restart of the Pushgateway, as in Compose.
             return [find_binary("pushgateway"), listen,
                     f"--persistence.file={work / 'pushgateway.db'}"]
+        if component == "blackbox":
+            return [find_binary("blackbox"), f"--config.file={MONITORING / 'blackbox' / 'blackbox.yml'}",
+                    listen]
         if component == "receiver":
             return [sys.executable, "-m", "churn.ops.alert_receiver", "--port", str(port)]
         return [sys.executable, str(PROJECT_ROOT / "scripts" / "serve.py"), "--port", str(port)]
@@ -225,7 +232,7 @@ def run_until_interrupted(settings: Settings, workdir: Path) -> None:
     try:
         stack.start_all()
         print("churn-monitoring is up:")
-        for component in ("api", "prometheus", "pushgateway", "alertmanager", "receiver"):
+        for component in ("api", "prometheus", "pushgateway", "alertmanager", "receiver", "blackbox"):
             print(f"  {component:<13} {stack.url(component)}")
         print(f"  alerts        {settings.logs_dir / 'alerts.jsonl'}")
         print("Press Ctrl-C to stop everything.", flush=True)

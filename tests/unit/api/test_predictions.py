@@ -46,6 +46,28 @@ def test_customer_without_a_batch_score_is_scored_once_then_remembered(client, r
     assert predictions_total(registry, "model", first["risk_level"]) == 1
 
 
+@pytest.mark.parametrize("path", ["/churn/{cached}", "/churn/{uncached}", "/predict"])
+def test_a_probe_counts_as_a_request_but_not_as_a_customers_prediction(
+        client, registry, predictions, customers, path):
+    """The blackbox exporter's probes (X-Churn-Probe) are HTTP requests like any other, but the
+    model_* series describe what customers were told."""
+    probe = {"X-Churn-Probe": "blackbox"}
+    url = path.format(cached=int(predictions.index[0]), uncached=NEW_CUSTOMERS_FIRST_ID + 3)
+    if path == "/predict":
+        answer = client.post(url, json=customer_body(customers, complete_customer_id(customers)),
+                             headers=probe)
+    else:
+        answer = client.get(url, headers=probe)
+    assert answer.status_code == 200 and 0 <= answer.json()["churn_probability"] <= 1
+    endpoint = "/predict" if path == "/predict" else CHURN
+    assert requests_total(registry, "POST" if path == "/predict" else "GET", endpoint, "200") == 1
+    assert registry.get_sample_value("model_prediction_score_count") == 0
+    assert sum(registry.get_sample_value("model_predictions_total", {"source": source, "risk_level": level})
+               for source in ("cache", "model") for level in ("low", "medium", "high")) == 0
+    assert registry.get_sample_value("model_cache_hits_total") == 0
+    assert registry.get_sample_value("model_cache_misses_total") == 0
+
+
 def test_unknown_customer_is_404_with_a_json_reason(client, registry):
     answer = client.get("/churn/123")
     assert answer.status_code == 404
