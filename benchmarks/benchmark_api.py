@@ -1,12 +1,15 @@
 """Benchmark of the API: the instrumented GET /churn/{id} against bare FastAPI serving the same lookup.
 
-Three servers answer the same cached lookup with the same response model, one uvicorn worker
+Four servers answer the same cached lookup with the same response model, one uvicorn worker
 each, loaded by wrk (Debian package `wrk`) from a second process at a fixed concurrency:
   bare          no metrics, no logging;
-  defaults      bare plus prometheus-fastapi-instrumentator's default metrics;
-  churn-api     the real app: api_* and model_* metrics, request ids, one log line a request.
+  defaults      bare plus `Instrumentator().instrument(app).expose(app)`: the course's recipe;
+  middleware    bare plus a hand-written BaseHTTPMiddleware recording two metrics;
+  churn-api     the real app: api_* and model_* metrics, exemplars, request ids, one log line a
+                request, drift gauges.
 Rounds alternate the servers so drift of the machine hits all alike; the median round counts.
-It then measures POST /predict, and memory and start-up time with 1,000,000 predictions loaded.
+It then measures POST /predict against the same scoring without micro-batching (unbatched),
+and memory and start-up time with 1,000,000 predictions loaded.
 Run by hand; it is not a test.
 """
 
@@ -61,11 +64,68 @@ def defaults_app():
     return bare_app(instrumented=True)
 
 
+def middleware_app():
+    """bare plus a hand-written BaseHTTPMiddleware timing and counting each request, in the style
+    of blueswen/fastapi-observability: the common alternative to the instrumentator."""
+    from prometheus_client import Counter, Histogram
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    app = bare_app()
+    served = Counter("requests", "Requests.", ["method", "path", "status_code"])
+    duration = Histogram("request_duration_seconds", "Request time.", ["method", "path"])
+
+    class Metrics(BaseHTTPMiddleware):
+        async def dispatch(self, request, call_next):
+            started = time.perf_counter()
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = route.path if route is not None else "none"
+            served.labels(request.method, path, str(response.status_code)).inc()
+            duration.labels(request.method, path).observe(time.perf_counter() - started)
+            return response
+
+    app.add_middleware(Metrics)
+    return app
+
+
+def unbatched_app():
+    """POST /predict scored one request at a time, one predict_proba call each: the same body
+    validation and scorer as churn-api, without its micro-batching, metrics or logging."""
+    import anyio
+    from fastapi import FastAPI, HTTPException, Request
+
+    from churn.api.schemas import request_models
+    from churn.model.registry import load_model
+    from churn.model.scoring import Scorer, trained_categories
+    from churn.settings import load_settings
+
+    settings = load_settings()
+    model = load_model(settings.models_dir)
+    scorer, one_at_a_time = Scorer(model), anyio.CapacityLimiter(1)
+    bodies = request_models(model.metadata["features"], trained_categories(model), settings.api_max_batch)
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict(request: Request) -> dict:
+        customer = bodies.customer.model_validate_json(await request.body())
+        (probability,) = await anyio.to_thread.run_sync(
+            scorer.score, [customer.model_dump(by_alias=True)], limiter=one_at_a_time)
+        return {"churn_probability": probability}
+
+    @app.get("/churn/{customer_id}")  # what Server polls to know it is up
+    async def churn(customer_id: int) -> dict:
+        raise HTTPException(404, "this server only scores")
+
+    return app
+
+
 SERVERS = {
     "bare": "benchmark_api:bare_app",
     "defaults": "benchmark_api:defaults_app",
+    "middleware": "benchmark_api:middleware_app",
     "churn-api": "churn.api.app:create_app",
 }
+UNBATCHED = "benchmark_api:unbatched_app"
 
 
 class Server:
@@ -144,8 +204,9 @@ def project(folder: Path, rows: int) -> dict:
         "CHURN_LOG_LEVEL": "INFO"}
 
 
-def line(name: str, report: dict, base: dict | None = None) -> str:
-    ratio = f"  {report['rps'] / base['rps']:6.1%} of bare" if base else ""
+def line(name: str, report: dict, bases: dict[str, dict] | None = None) -> str:
+    ratio = "".join(f"  {report['rps'] / base['rps']:.2f}x {base_name}"
+                    for base_name, base in (bases or {}).items() if base is not report)
     return (f"{name:>10}: {report['rps']:7.0f} req/s  p50 {report['p50']:5.2f} ms  "
             f"p95 {report['p95']:5.2f} ms  p99 {report['p99']:6.2f} ms  errors {report['errors']}{ratio}")
 
@@ -183,17 +244,23 @@ def main() -> int:
         medians = {name: sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
                    for name, runs in results.items()}
         for name, report in medians.items():
-            print(line(name, report, medians["bare"] if name != "bare" else None))
+            print(line(name, report, {"bare": medians["bare"], "defaults": medians["defaults"]}))
         spread = {name: statistics.pstdev([run["rps"] for run in runs]) / statistics.mean(
             [run["rps"] for run in runs]) for name, runs in results.items()}
         print("  run-to-run spread: " + ", ".join(f"{name} {value:.1%}" for name, value in spread.items()))
 
-        server = Server(SERVERS["churn-api"], 18_190, env)
-        wrk(f"{server.url}/predict", predict_script(folder), args.connections, 2)
-        report = wrk(f"{server.url}/predict", predict_script(folder), args.connections, args.seconds)
-        server.stop()
-        print("POST /predict, same load:")
-        print(line("churn-api", report))
+        predict = predict_script(folder)
+        reports = {}
+        for name, target, port in (("unbatched", UNBATCHED, 18_189),
+                                   ("churn-api", SERVERS["churn-api"], 18_190)):
+            server = Server(target, port, env)
+            wrk(f"{server.url}/predict", predict, args.connections, 2)
+            reports[name] = wrk(f"{server.url}/predict", predict, args.connections, args.seconds)
+            server.stop()
+        print("POST /predict, same load (churn-api scores waiting requests together):")
+        for name, report in reports.items():
+            ratio = reports["churn-api"]["rps"] / reports["unbatched"]["rps"]
+            print(line(name, report) + (f"  {ratio:.1f}x unbatched" if name == "churn-api" else ""))
 
         big = folder / "big"
         big.mkdir()

@@ -23,6 +23,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
 # Tenths, so the risk thresholds (0.5, 0.7) are bucket boundaries.
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SOURCES = ("cache", "model")
+# Customers scored by one predict_proba call: 1 when requests come one at a time; more when they
+# wait for a call in progress and are scored together (churn.api.batching), up to a /predict/batch.
+SCORING_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+SCORING_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 # Methods outside these share one label value, as unknown paths share "none": a client sending
 # made-up methods cannot create series.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -81,6 +85,8 @@ class ApiMetrics:
     cache_hits: Counter
     cache_misses: Counter
     score: Histogram
+    scoring_batch_size: Histogram
+    scoring_duration: Histogram
     model_info: Gauge
     fault_injected: Gauge
     drift: "DriftGauges"
@@ -117,6 +123,13 @@ class ApiMetrics:
                                  registry=registry),
             score=Histogram("model_prediction_score", "Churn probabilities served (0 to 1).",
                             buckets=SCORE_BUCKETS, registry=registry),
+            scoring_batch_size=Histogram(
+                "model_scoring_batch_size", "Customers scored by one call of the model: requests "
+                "that arrive while it scores others are scored together by the next call.",
+                buckets=SCORING_BATCH_BUCKETS, registry=registry),
+            scoring_duration=Histogram(
+                "model_scoring_duration_seconds", "Time of one call of the model, however many "
+                "customers it scored, in seconds.", buckets=SCORING_SECONDS_BUCKETS, registry=registry),
             model_info=Gauge("model_info", "The model being served: 1 for its version and algorithm.",
                              ["version", "algorithm"], registry=registry, multiprocess_mode="livemax"),
             fault_injected=Gauge("api_fault_injected", "Demo fault switched on: the share of "
@@ -161,6 +174,10 @@ class ApiMetrics:
             counter = self._children[key] = self.predictions.labels(*key)
         counter.inc(exemplar=exemplar_of(request_id))
         self.score.observe(probability)
+
+    def observe_scoring(self, rows: int, seconds: float) -> None:
+        self.scoring_batch_size.observe(rows)
+        self.scoring_duration.observe(seconds)
 
     def serve_model(self, version: str, algorithm: str) -> None:
         """Makes `version` the only model_info series (several workers: the others drop to 0)."""
@@ -261,6 +278,8 @@ CATALOGUE_SERIES = (
     "api_request_duration_seconds_sum", "api_active_requests", "api_predictions_loaded",
     "model_predictions_total", "model_cache_hits_total", "model_cache_misses_total",
     "model_prediction_score_count", "model_prediction_score_sum", "model_info",
+    "model_scoring_batch_size_count", "model_scoring_batch_size_sum",
+    "model_scoring_duration_seconds_count", "model_scoring_duration_seconds_sum",
     "churn_feature_drift_psi", "churn_data_drift_detected",
     "model_f2_score", "model_auc_score", "model_pr_auc_score", "model_precision_score",
     "model_recall_score", "model_decision_threshold", "model_training_duration_seconds",

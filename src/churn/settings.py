@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     api_max_batch: int = Field(ge=1, le=100_000)
     api_max_body_bytes: int = Field(ge=1024)
     api_body_timeout_seconds: float = Field(gt=0, le=3600)
+    api_scoring_batch_rows: int = Field(ge=1, le=100_000)
     admin_token: SecretStr
     demo_faults: bool
     api_start_unready: bool

@@ -260,23 +260,27 @@ def test_every_dashboard_panel_query_returns_data_once_every_job_ran(stack, push
 
 def test_a_requests_exemplar_leads_from_prometheus_to_its_log_line(stack):
     """The request id sent as X-Request-ID is stored by Prometheus as the exemplar of the latency
-    bucket the request fell in, and finds the request's line in logs/api.log."""
+    bucket the request fell in and of the prediction it counted, and finds the request's line in
+    logs/api.log. A bucket keeps its latest request's id, so the request is a POST /predict: the
+    probes, which look a customer up every second here, never replace it."""
     request_id = f"exemplar-{time.time_ns()}"
-    customer_id = int(pd.read_csv(stack.root / "data" / "predictions.csv")["CustomerId"].iloc[0])
-    answer = requests.get(f"{stack.url('api')}/churn/{customer_id}", timeout=5,
-                          headers={"X-Request-ID": request_id})
+    (body,) = customer_bodies(generate(1, seed=77))
+    answer = requests.post(f"{stack.url('api')}/predict", json=body, timeout=5,
+                           headers={"X-Request-ID": request_id})
     assert answer.ok and answer.headers["x-request-id"] == request_id
 
-    def exemplar_ids() -> set[str]:
+    def exemplar_ids(series: str) -> set[str]:
         found = requests.get(f"{stack.url('prometheus')}/api/v1/query_exemplars", timeout=5, params={
-            "query": 'api_request_duration_seconds_bucket{endpoint="/churn/{customer_id}"}',
-            "start": time.time() - 300, "end": time.time() + 60}).json()["data"]
+            "query": series, "start": time.time() - 300, "end": time.time() + 60}).json()["data"]
         return {exemplar["labels"]["request_id"] for series in found for exemplar in series["exemplars"]}
 
-    stack.wait_until(lambda: request_id in exemplar_ids(), "the request's exemplar stored")
+    for series in ('api_request_duration_seconds_bucket{endpoint="/predict"}',
+                   'model_predictions_total{source="model"}'):
+        stack.wait_until(lambda series=series: request_id in exemplar_ids(series),
+                         f"the request's exemplar of {series} stored")
     (line,) = [line for line in (stack.root / "logs" / "api.log").read_text().splitlines()
                if request_id in line]
-    assert "GET /churn/{customer_id} 200" in line
+    assert "POST /predict 200" in line
 
 
 def white_box_up_while_probe_fails(module: str) -> str:

@@ -7,12 +7,12 @@ of the metrics and logging together, on the hottest route of a service built to 
 
 from dataclasses import dataclass, field
 
-import anyio
 from fastapi import HTTPException, Request
 from prometheus_client import CollectorRegistry
 
+from churn.api.batching import MicroBatcher
 from churn.api.faults import FaultSwitch
-from churn.api.service import Service
+from churn.api.service import Service, observe_inputs
 from churn.api.store import Stored
 from churn.metrics import ApiMetrics
 from churn.settings import Settings
@@ -27,9 +27,14 @@ class ApiState:
     service: Service | None = None
     unready_reason: str = "starting"
     faults: FaultSwitch | None = None  # the demo fault switch, when demo_faults is on
-    # Scoring is CPU-bound Python: threads taking turns on the GIL only slow each other down,
-    # so requests are scored one at a time off the event loop (measured: 94 -> 124 req/s).
-    scoring_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    batcher: MicroBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = MicroBatcher(self.settings.api_scoring_batch_rows,
+                                    observe=self.metrics.observe_scoring, watch=self._watch)
+
+    def _watch(self, service: Service, customers: list[dict], probabilities: list[float]) -> None:
+        observe_inputs(service, customers, probabilities, self.settings, self.metrics)
 
     def ready_service(self) -> Service:
         """The service, or a 503 that says why there is none."""
@@ -37,9 +42,10 @@ class ApiState:
             raise HTTPException(503, f"not ready: {self.unready_reason}")
         return self.service
 
-    async def score(self, service: Service, customers: list[dict]) -> list[float]:
-        return await anyio.to_thread.run_sync(service.scorer.score, customers,
-                                              limiter=self.scoring_threads)
+    async def score(self, service: Service, customers: list[dict], watched: bool) -> list[float]:
+        """Scored off the event loop, together with the other requests waiting (batching.py);
+        `watched` inputs also go to the drift window."""
+        return await self.batcher.score(service, customers, watched)
 
     async def lookup(self, service: Service, customer_id: int,
                      counted: bool) -> tuple[Stored, str] | None:
@@ -54,7 +60,7 @@ class ApiState:
         features = service.store.features_of(customer_id)
         if features is None:
             return None
-        (probability,) = await self.score(service, [features])
+        (probability,) = await self.score(service, [features], watched=False)
         stored = Stored(probability, service.version)
         service.store.remember(customer_id, stored)
         if counted:

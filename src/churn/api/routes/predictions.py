@@ -20,7 +20,7 @@ from churn.api.schemas import (
     Prediction,
     problems,
 )
-from churn.api.service import Service, observe_inputs
+from churn.api.service import Service
 from churn.api.state import api_state
 from churn.risk import risk_level
 
@@ -100,8 +100,7 @@ async def predict(request: Request) -> Prediction:
     service = api.ready_service()
     customer = await _body(request, service.requests.customer)
     rows = [customer.model_dump(by_alias=True)]
-    (probability,) = await api.score(service, rows)
-    observe_inputs(service, rows, [probability], api.settings, api.metrics)
+    (probability,) = await api.score(service, rows, watched=True)
     fields = _prediction(probability, service.version, "model", service, request)
     request.state.risk_level = fields["risk_level"]
     return Prediction(**fields)
@@ -115,8 +114,7 @@ async def predict_batch(request: Request) -> BatchPrediction:
     rows = (await _body(request, service.requests.batch)).model_dump(by_alias=True)["customers"]
     if len(rows) > limit:
         raise HTTPException(413, f"at most {limit} customers per call, got {len(rows)}; split the batch")
-    probabilities = await api.score(service, rows)
-    observe_inputs(service, rows, probabilities, api.settings, api.metrics)
+    probabilities = await api.score(service, rows, watched=True)
     return BatchPrediction(predictions=[
         Prediction(**_prediction(probability, service.version, "model", service, request))
         for probability in probabilities])
