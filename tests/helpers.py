@@ -24,7 +24,8 @@ def settings_for(root: Path, **overrides) -> Settings:
         models_dir=root / "models",
         logs_dir=root / "logs",
         multiprocess_dir=root / "logs" / "prometheus-multiproc",
-        **{"pushgateway_url": NO_PUSHGATEWAY} | overrides,
+        # Log lines written at once, so that a test reads what it has just logged.
+        **{"pushgateway_url": NO_PUSHGATEWAY, "log_flush_seconds": 0} | overrides,
     )
 
 

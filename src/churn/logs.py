@@ -7,13 +7,16 @@ a process lands in the same file in the same format, exactly once.
 Several processes write the same files: the API's workers, two instances started from one
 checkout. loguru's own file sink rotates per process (one renames the file under the others,
 whose lines then go missing), so the files are written through concurrent-log-handler, which
-takes a file lock for each line and rotates under it. loguru still formats and filters.
+takes a file lock for each write and rotates under it. loguru still formats and filters. A lock
+per line cost the API more than anything else it does per request, so lines are gathered and
+written together every log_flush_seconds: one lock for all of them.
 """
 
 import inspect
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +105,46 @@ def _shared_file(path: Path, settings: Settings) -> ConcurrentRotatingFileHandle
     return handler
 
 
+class GatheredLines:
+    """A loguru sink that appends its lines to a shared file in one locked write every `seconds`
+    (0: each line at once). A background thread writes them; loguru stops the sink when the
+    process exits (or `setup` runs again), which writes what is left. A process killed outright
+    loses at most the last `seconds` of lines."""
+
+    def __init__(self, handler: ConcurrentRotatingFileHandler, seconds: float) -> None:
+        self.handler, self.seconds = handler, seconds
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._writer = threading.Thread(target=self._write_every_interval, name="log-writer",
+                                        daemon=True)
+        if seconds:
+            self._writer.start()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            self._lines.append(line)
+        if not self.seconds:
+            self._write_gathered()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._writer.is_alive():
+            self._writer.join()
+        self._write_gathered()
+        self.handler.close()
+
+    def _write_every_interval(self) -> None:
+        while not self._stopping.wait(self.seconds):
+            self._write_gathered()
+
+    def _write_gathered(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self.handler.handle(logging.makeLogRecord({"msg": "".join(lines)}))
+
+
 def setup(component: str, settings: Settings) -> None:
     """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process.
 
@@ -122,12 +165,14 @@ def setup(component: str, settings: Settings) -> None:
     # scroll thousands a second, hiding the warnings and errors a person watches it for.
     logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT, **TRACEBACKS,
                filter=lambda record: "route" not in record["extra"] and _not_a_record(record))
-    logger.add(_shared_file(files[0], settings), level=settings.log_level,
+    logger.add(GatheredLines(_shared_file(files[0], settings), settings.log_flush_seconds),
+               level=settings.log_level,
                format=_json_line if settings.log_json else FILE_FORMAT, filter=_not_a_record,
                **TRACEBACKS)
     for name, path in zip(RECORDS.get(component, ()), files[1:], strict=True):
         # Every record whatever log_level says; the file appears with its first line.
-        logger.add(_shared_file(path, settings), level=0, format=_record_line,
+        logger.add(GatheredLines(_shared_file(path, settings), settings.log_flush_seconds),
+                   level=0, format=_record_line,
                    filter=lambda record, name=name: record["extra"].get("record") == name)
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     # uvicorn configures its own handlers; emptying them and letting records propagate to the

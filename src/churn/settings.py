@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     log_json: bool
     log_rotation: ByteSize = Field(gt=0)
     log_backups: int = Field(ge=1)
+    log_flush_seconds: float = Field(ge=0, le=10)
 
     @classmethod
     def settings_customise_sources(

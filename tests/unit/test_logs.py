@@ -2,11 +2,13 @@
 
 import json
 import logging
+import time
 
 import pytest
 from loguru import logger
 
 from churn import logs
+from churn.ops.native_stack import wait_until
 from tests.helpers import settings_for
 
 
@@ -75,13 +77,39 @@ def test_standard_library_and_uvicorn_loggers_are_written_once(tmp_path):
     assert uvicorn_logger.handlers == []
 
 
-def test_files_rotate_at_the_configured_size(tmp_path):
-    settings = settings_for(tmp_path, log_rotation="2 KB")
+def test_gathered_lines_are_written_together_and_all_at_the_end(tmp_path):
+    settings = settings_for(tmp_path, log_flush_seconds=10)  # no write before the end
     logs.setup("prediction", settings)
-    for number in range(100):
+    for number in range(3):
+        logger.info("line {}", number)
+    assert not (settings.logs_dir / "prediction.log").exists()
+    logger.remove()  # as at exit: each sink writes what it holds
+    assert [line.rsplit("| ", 1)[-1] for line in read_lines(settings.logs_dir / "prediction.log")] == [
+        "line 0", "line 1", "line 2"]
+
+
+def test_gathered_lines_reach_the_file_within_the_interval(tmp_path):
+    settings = settings_for(tmp_path, log_flush_seconds=0.05)
+    logs.setup("prediction", settings)
+    logger.info("soon on disk")
+    wait_until(lambda: (settings.logs_dir / "prediction.log").is_file()
+               and "soon on disk" in (settings.logs_dir / "prediction.log").read_text(),
+               "the line written", timeout=5)
+
+
+@pytest.mark.parametrize("seconds", [0, 0.01])
+def test_gathered_lines_rotate_and_none_is_lost(tmp_path, seconds):
+    settings = settings_for(tmp_path, log_rotation="2 KB", log_backups=1000, log_flush_seconds=seconds)
+    logs.setup("prediction", settings)
+    for number in range(300):
         logger.info("progress line {} {}", number, "x" * 40)
-    logger.complete()
-    assert len(list(settings.logs_dir.glob("prediction.log*"))) > 1
+        if number % 50 == 0:
+            time.sleep(0.02)  # not a wait for readiness: the writer thread writes some in between
+    logger.remove()
+    files = list(settings.logs_dir.glob("prediction.log*"))
+    numbers = sorted(int(line.split("progress line ")[1].split()[0])
+                     for path in files for line in path.read_text().splitlines())
+    assert len(files) > 3 and numbers == list(range(300))
 
 
 def test_level_filters_lower_levels(tmp_path):

@@ -25,7 +25,7 @@ from churn.api.faults import FaultSwitch
 from churn.api.middleware import SCRAPE_PATH, RequestContextMiddleware
 from churn.api.routes import admin, faults, predictions, status
 from churn.api.schemas import UNKNOWN_BODIES
-from churn.api.service import activate, load_service
+from churn.api.service import Service, activate, load_service
 from churn.api.state import ApiState, api_state
 from churn.errors import ChurnError
 from churn.metrics import ApiMetrics
@@ -63,8 +63,9 @@ def exposed_registry(registry: CollectorRegistry) -> CollectorRegistry:
     return summed
 
 
-def create_app(settings: Settings | None = None,
-               registry: CollectorRegistry | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None,
+               preloaded: Service | None = None) -> FastAPI:
+    """`preloaded`: a service loaded already (serve.py's check before listening), not loaded again."""
     settings = settings or get_settings()
     # *_created samples double every counter on /metrics and no query here uses them.
     disable_created_metrics()
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None,
             logger.warning("several workers: no exemplars (prometheus-client's multiprocess mode "
                            "keeps none); one worker per process keeps them")
         try:
-            service = load_service(settings)
+            service = preloaded or load_service(settings)
         except ChurnError as exc:
             if not settings.api_start_unready:
                 logger.error("cannot start: {}", exc)

@@ -16,6 +16,7 @@ import uvicorn
 from loguru import logger
 from uvicorn.supervisors import Multiprocess
 
+from churn.api.app import create_app
 from churn.api.service import load_service
 from churn.errors import ChurnError, OutputError
 from churn.settings import Settings
@@ -68,9 +69,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Raises ChurnError before listening when the model or predictions cannot be served: the
     reason is then one line, where a failure inside uvicorn's start-up would be a traceback."""
+    preloaded = None
     if not settings.api_start_unready:
         try:
-            load_service(settings)  # loaded again by each worker; this copy is dropped
+            preloaded = load_service(settings)
         except ChurnError as exc:
             raise ChurnError(f"cannot start: {exc}") from None
     directory = None
@@ -78,9 +80,15 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         directory = instance_directory(settings.multiprocess_dir)
         # Read by prometheus-client when each worker imports it, so it must be set before.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    # log_config=None: uvicorn's lines go through churn.logs like every other line.
-    config = uvicorn.Config("churn.api.app:create_app", factory=True, host=host, port=port,
-                            workers=workers, access_log=False, log_config=None)
+    # log_config=None: uvicorn's lines go through churn.logs like every other line. Each worker
+    # process builds its own app and loads its own service; one worker serves the service
+    # loaded above, which halves the start-up time.
+    options = {"host": host, "port": port, "workers": workers, "access_log": False, "log_config": None}
+    if workers > 1:
+        preloaded = None
+        config = uvicorn.Config("churn.api.app:create_app", factory=True, **options)
+    else:
+        config = uvicorn.Config(create_app(settings, preloaded=preloaded), **options)
     try:
         if workers > 1:
             sock = listening_socket(host, port)
