@@ -97,14 +97,6 @@ class _Formatted(logging.Formatter):
         return record.getMessage().rstrip("\n")
 
 
-def _shared_file(path: Path, settings: Settings) -> ConcurrentRotatingFileHandler:
-    """A file any number of processes append to, rotated at log_rotation bytes, log_backups kept."""
-    handler = ConcurrentRotatingFileHandler(str(path), maxBytes=settings.log_rotation,
-                                            backupCount=settings.log_backups, encoding="utf-8")
-    handler.setFormatter(_Formatted())
-    return handler
-
-
 class GatheredLines:
     """A loguru sink that appends its lines to a shared file in one locked write every `seconds`
     (0: each line at once). A background thread writes them; loguru stops the sink when the
@@ -145,6 +137,14 @@ class GatheredLines:
             self.handler.handle(logging.makeLogRecord({"msg": "".join(lines)}))
 
 
+def _shared_file(path: Path, settings: Settings) -> GatheredLines:
+    """A file any number of processes append to, rotated at log_rotation bytes, log_backups kept."""
+    handler = ConcurrentRotatingFileHandler(str(path), maxBytes=settings.log_rotation,
+                                            backupCount=settings.log_backups, encoding="utf-8")
+    handler.setFormatter(_Formatted())
+    return GatheredLines(handler, settings.log_flush_seconds)
+
+
 def setup(component: str, settings: Settings) -> None:
     """Sends this process's logs to stderr and to logs_dir/<component>.log; call once per process.
 
@@ -165,14 +165,12 @@ def setup(component: str, settings: Settings) -> None:
     # scroll thousands a second, hiding the warnings and errors a person watches it for.
     logger.add(sys.stderr, level=settings.log_level, format=CONSOLE_FORMAT, **TRACEBACKS,
                filter=lambda record: "route" not in record["extra"] and _not_a_record(record))
-    logger.add(GatheredLines(_shared_file(files[0], settings), settings.log_flush_seconds),
-               level=settings.log_level,
+    logger.add(_shared_file(files[0], settings), level=settings.log_level,
                format=_json_line if settings.log_json else FILE_FORMAT, filter=_not_a_record,
                **TRACEBACKS)
     for name, path in zip(RECORDS.get(component, ()), files[1:], strict=True):
         # Every record whatever log_level says; the file appears with its first line.
-        logger.add(GatheredLines(_shared_file(path, settings), settings.log_flush_seconds),
-                   level=0, format=_record_line,
+        logger.add(_shared_file(path, settings), level=0, format=_record_line,
                    filter=lambda record, name=name: record["extra"].get("record") == name)
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     # uvicorn configures its own handlers; emptying them and letting records propagate to the

@@ -71,8 +71,9 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     disable_created_metrics()
     registry = registry or CollectorRegistry()
     metrics = ApiMetrics.create(registry)
-    api = ApiState(settings=settings, metrics=metrics, exposed=exposed_registry(registry),
-                   exemplars="PROMETHEUS_MULTIPROC_DIR" not in os.environ)
+    exposed = exposed_registry(registry)
+    # Summed from the workers' files, the exposed registry has no exemplars to show.
+    api = ApiState(settings=settings, metrics=metrics, exposed=exposed, exemplars=exposed is registry)
     admin_on = bool(settings.admin_token.get_secret_value())
     faults_on = settings.demo_faults and admin_on
 

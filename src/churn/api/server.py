@@ -80,22 +80,18 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         directory = instance_directory(settings.multiprocess_dir)
         # Read by prometheus-client when each worker imports it, so it must be set before.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    # log_config=None: uvicorn's lines go through churn.logs like every other line. Each worker
-    # process builds its own app and loads its own service; one worker serves the service
-    # loaded above, which halves the start-up time.
+    # log_config=None: uvicorn's lines go through churn.logs like every other line.
     options = {"host": host, "port": port, "workers": workers, "access_log": False, "log_config": None}
-    if workers > 1:
-        preloaded = None
-        config = uvicorn.Config("churn.api.app:create_app", factory=True, **options)
-    else:
-        config = uvicorn.Config(create_app(settings, preloaded=preloaded), **options)
     try:
         if workers > 1:
+            preloaded = None  # each worker process builds its own app and loads its own service
+            config = uvicorn.Config("churn.api.app:create_app", factory=True, **options)
             sock = listening_socket(host, port)
             logger.info("listening on http://{}:{} with {} workers (Ctrl-C to stop)", host, port, workers)
             Multiprocess(config, sockets=[sock]).run()
         else:
-            uvicorn.Server(config).run()
+            # The service loaded above is served, not loaded a second time.
+            uvicorn.Server(uvicorn.Config(create_app(settings, preloaded=preloaded), **options)).run()
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
