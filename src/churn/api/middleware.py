@@ -7,7 +7,7 @@ answers it gives are counted like any other.
 
 import asyncio
 import json
-import os
+import random
 import re
 import time
 
@@ -25,22 +25,24 @@ SCRAPE_PATH = "/metrics"
 QUIET_PATHS = frozenset({SCRAPE_PATH, "/health"})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+# The only request headers read here, collected in one pass over the list.
+READ_HEADERS = frozenset({REQUEST_ID_HEADER, b"content-length", b"transfer-encoding"})
 
 
-def request_id_of(scope: Scope) -> str:
-    """The caller's X-Request-ID if it is safe to log, else a new random one."""
-    offered = _header(scope, REQUEST_ID_HEADER)
-    return offered if offered and SAFE_REQUEST_ID.fullmatch(offered) else os.urandom(16).hex()
+def read_headers(scope: Scope) -> dict[bytes, str]:
+    return {key: value.decode("latin-1") for key, value in scope["headers"] if key in READ_HEADERS}
 
 
-def body_over_limit(scope: Scope, max_body_bytes: int) -> str | None:
+def request_id_of(headers: dict[bytes, str]) -> str:
+    """The caller's X-Request-ID if it is safe to log, else a new random one (unique, not secret:
+    the random module's generator, not a system call per request)."""
+    offered = headers.get(REQUEST_ID_HEADER)
+    return offered if offered and SAFE_REQUEST_ID.fullmatch(offered) else f"{random.getrandbits(128):032x}"
+
+
+def body_over_limit(headers: dict[bytes, str], max_body_bytes: int) -> str | None:
     """Why the request is refused for its declared size, or None."""
-    length = _header(scope, b"content-length")
+    length = headers.get(b"content-length")
     if length and length.isdigit() and int(length) > max_body_bytes:
         return f"request body of {length} bytes is over the limit of {max_body_bytes}"
     return None
@@ -93,7 +95,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(scope)
+        headers = read_headers(scope)
+        request_id = request_id_of(headers)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started, status, response_started = time.perf_counter(), 500, False
@@ -113,12 +116,14 @@ class RequestContextMiddleware:
             self.active.inc()
         try:
             with logger.contextualize(request_id=request_id):
-                if detail := body_over_limit(scope, self.max_body_bytes):
+                if detail := body_over_limit(headers, self.max_body_bytes):
                     await respond(send_with_id, 413, {"detail": detail})
                     return
+                # HTTP/1.1 has a request body only when one of these headers announces it.
+                if b"content-length" in headers or b"transfer-encoding" in headers:
+                    receive = limited(receive, self.max_body_bytes, self.body_seconds)
                 try:
-                    await self.app(routed, limited(receive, self.max_body_bytes, self.body_seconds),
-                                   send_with_id)
+                    await self.app(routed, receive, send_with_id)
                 except Exception:
                     # Logged here, with the request id, instead of as an anonymous traceback.
                     logger.exception("unhandled error in {} {}", scope["method"], scope["path"])

@@ -30,7 +30,7 @@ class PredictionStore:
         return len(self.ids)
 
     def get(self, customer_id: int) -> Stored | None:
-        position = int(np.searchsorted(self.ids, customer_id))
+        position = int(self.ids.searchsorted(customer_id))
         if position < len(self.ids) and self.ids[position] == customer_id:
             return Stored(float(self.probabilities[position]), self.model_version)
         return self.remembered.get(customer_id)

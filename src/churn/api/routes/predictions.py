@@ -21,7 +21,7 @@ from churn.api.schemas import (
     problems,
 )
 from churn.api.service import Service
-from churn.api.state import api_state
+from churn.api.state import ApiState, api_state
 from churn.risk import risk_level
 
 router = APIRouter(tags=["predictions"])
@@ -50,11 +50,10 @@ CustomerId = Annotated[int, Path(ge=1, le=2**53, description="a CustomerId of th
 Body = TypeVar("Body", bound=BaseModel)
 
 
-def _prediction(probability: float, version: str, source: str, service: Service,
+def _prediction(probability: float, version: str, source: str, service: Service, api: ApiState,
                 request: Request) -> dict:
     """The fields of a Prediction, counted in the metrics with the request id as exemplar (unless
     a probe asked)."""
-    api = api_state(request)
     level = risk_level(probability, api.settings)
     if _customer_facing(request):
         api.metrics.record_prediction(source, level, probability, request.state.request_id)
@@ -88,7 +87,7 @@ async def churn_of_customer(customer_id: CustomerId, request: Request) -> Custom
     if found is None:
         raise HTTPException(404, f"customer {customer_id} not found")
     stored, source = found
-    fields = _prediction(stored.probability, stored.model_version, source, service, request)
+    fields = _prediction(stored.probability, stored.model_version, source, service, api, request)
     request.state.customer_id, request.state.risk_level = customer_id, fields["risk_level"]
     return CustomerPrediction(customer_id=customer_id, source=source, **fields)
 
@@ -101,7 +100,7 @@ async def predict(request: Request) -> Prediction:
     customer = await _body(request, service.requests.customer)
     rows = [customer.model_dump(by_alias=True)]
     (probability,) = await api.score(service, rows, watched=True)
-    fields = _prediction(probability, service.version, "model", service, request)
+    fields = _prediction(probability, service.version, "model", service, api, request)
     request.state.risk_level = fields["risk_level"]
     return Prediction(**fields)
 
@@ -116,5 +115,5 @@ async def predict_batch(request: Request) -> BatchPrediction:
         raise HTTPException(413, f"at most {limit} customers per call, got {len(rows)}; split the batch")
     probabilities = await api.score(service, rows, watched=True)
     return BatchPrediction(predictions=[
-        Prediction(**_prediction(probability, service.version, "model", service, request))
+        Prediction(**_prediction(probability, service.version, "model", service, api, request))
         for probability in probabilities])
