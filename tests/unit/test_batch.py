@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.batch import PREDICTION_COLUMNS, predict_batch
+from churn.batch import PREDICTION_COLUMNS, predict_batch, read_predictions
 from churn.data.synthetic import generate
 from churn.errors import DataValidationError, ModelLoadError, OutputError
 from churn.model.registry import latest_version
@@ -159,3 +159,42 @@ def test_an_unwritable_output_is_found_before_scoring(project, tmp_path, monkeyp
         predict_batch(project, out_path=out)
     if blocked == "read-only":
         assert out.read_text() == "keep\n"
+
+
+def test_the_written_file_reads_back_sorted_by_id_with_its_scores(project):
+    predict_batch(project)
+    written = pd.read_csv(project.predictions_path)
+    table = read_predictions(project.predictions_path)
+    expected = written.sort_values("CustomerId")
+    assert table.ids.tolist() == expected["CustomerId"].tolist()
+    assert table.probabilities.tolist() == expected["churn_probability"].tolist()
+    assert table.model_version == latest_version(project.models_dir)
+    # Plain CSV a person can read and grep: no quotes, six decimals at most.
+    first_row = project.predictions_path.read_text().splitlines()[1]
+    assert '"' not in first_row and len(first_row.split(",")[1].split(".")[-1]) <= 6
+
+
+HEADER = "CustomerId,churn_probability,risk_level,model_version,scored_at\n"
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(HEADER + "15565701,Smith,low,v1,t\n", id="text-where-a-score-belongs"),
+    pytest.param(HEADER + "Smith,0.5,low,v1,t\n", id="text-where-an-id-belongs"),
+    pytest.param("CustomerId,Surname\n15565701,Smith\n", id="columns-missing"),
+    pytest.param(HEADER + "15565701,0.5,low,v1,t,Smith\n", id="a-row-too-long"),
+    pytest.param("", id="empty"),
+    pytest.param(HEADER.replace(",", ";"), id="not-comma-separated"),
+])
+def test_a_broken_predictions_file_is_refused_without_quoting_it(tmp_path, content):
+    path = tmp_path / "predictions.csv"
+    path.write_text(content)
+    with pytest.raises(DataValidationError, match="not a predictions file of this project") as error:
+        read_predictions(path)
+    assert "Smith" not in str(error.value)
+
+
+def test_a_predictions_file_of_two_models_is_refused(tmp_path):
+    path = tmp_path / "predictions.csv"
+    path.write_text(HEADER + "1,0.5,medium,v1,t\n2,0.1,low,v2,t\n")
+    with pytest.raises(DataValidationError, match="mixes predictions of 2 models"):
+        read_predictions(path)

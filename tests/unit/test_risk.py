@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from churn.risk import risk_level, risk_levels
+from churn.risk import RISK_LEVELS, risk_level, risk_level_codes
 from tests.helpers import settings_for
 
 
@@ -12,10 +12,10 @@ from tests.helpers import settings_for
 ])
 def test_risk_level_boundaries_belong_to_the_higher_level(settings, probability, level):
     assert risk_level(probability, settings) == level
-    assert risk_levels(np.array([probability]), settings).tolist() == [level]
+    assert [RISK_LEVELS[code] for code in risk_level_codes(np.array([probability]), settings)] == [level]
 
 
 def test_thresholds_come_from_the_settings(tmp_path):
     strict = settings_for(tmp_path, risk_medium_threshold=0.3, risk_high_threshold=0.9)
-    assert risk_levels(np.array([0.2, 0.3, 0.8, 0.9]), strict).tolist() == [
-        "low", "medium", "medium", "high"]
+    codes = risk_level_codes(np.array([0.2, 0.3, 0.8, 0.9]), strict)
+    assert [RISK_LEVELS[code] for code in codes] == ["low", "medium", "medium", "high"]
