@@ -2,6 +2,7 @@
 a served model accepts."""
 
 import pandas as pd
+import sklearn
 from threadpoolctl import ThreadpoolController
 
 from churn.errors import ModelLoadError
@@ -50,7 +51,11 @@ class Scorer:
 
         A request's few rows are too small to share among OpenMP threads, and requests scored
         at once would fight over the cores: each call uses one (measured: 56 -> 91 req/s).
+        A call costs about 8 ms whatever its size, mostly scikit-learn's checks of a small
+        frame; the inputs were validated already, so the checks of parameters and of finite
+        values are skipped (about 1 ms, same scores).
         """
         frame = pd.DataFrame.from_records(customers, columns=self.columns)
-        with self._thread_pools.limit(limits=1, user_api="openmp"):
+        with (self._thread_pools.limit(limits=1, user_api="openmp"),
+              sklearn.config_context(assume_finite=True, skip_parameter_validation=True)):
             return self.model.pipeline.predict_proba(frame)[:, 1].tolist()
