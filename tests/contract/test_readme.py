@@ -95,3 +95,14 @@ def test_curl_and_load_test_commands_answer_as_written(workdir, script_runs):
             result = run_bash(command.replace("localhost:8000", f"127.0.0.1:{port}"), workdir, env)
             assert result.returncode == 0, f"{command}\n{result.stderr}"
             assert result.stdout.strip() and '"detail"' not in result.stdout, f"{command}\n{result.stdout}"
+
+
+def test_benchmark_commands_accept_their_arguments(tmp_path):
+    """The benchmarks take minutes and are run by hand; here each command as written must import
+    and accept its arguments (it is run with --help added, which stops before measuring)."""
+    commands = [command for command in COMMANDS if command.startswith(".venv/bin/python benchmarks/")]
+    assert len(commands) == 2
+    for command in commands:
+        result = run_bash(command.replace(".venv/bin/python", sys.executable, 1) + " --help",
+                          REPO, env_for(tmp_path))
+        assert result.returncode == 0 and "usage:" in result.stdout, f"{command}\n{result.stderr}"
