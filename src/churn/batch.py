@@ -38,6 +38,8 @@ class BatchResult:
     rows: int
     by_level: dict[str, int]
     average_score: float
+    # The sum of the calibrated scores: how many of these customers the model expects to leave.
+    expected_churners: float
     duration_seconds: float
     model_version: str
     out_path: Path
@@ -99,13 +101,15 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
                         rows / max(expected, rows), rows / elapsed)
 
     result = BatchResult(rows=rows, by_level=by_level, average_score=round(score_sum / rows, 6),
+                         expected_churners=round(score_sum, 1),
                          duration_seconds=round(time.perf_counter() - started, 3),
                          model_version=model.version, out_path=out_path,
                          drift=binning.drift(drift_counts))
     logger.success(
-        "scored {} customers in {:.2f}s: {} high, {} medium, {} low risk, average score {:.3f}; "
-        "wrote {}", rows, result.duration_seconds, by_level["high"], by_level["medium"],
-        by_level["low"], result.average_score, out_path)
+        "scored {} customers in {:.2f}s: {} high, {} medium, {} low risk, average score {:.3f}, "
+        "{:.0f} expected to leave; wrote {}", rows, result.duration_seconds, by_level["high"],
+        by_level["medium"], by_level["low"], result.average_score, result.expected_churners,
+        out_path)
     worth_a_look = result.drift.drifted(settings.drift_psi_warning)
     logger.info("drift against the training data: {}", ", ".join(
         f"{name} PSI {result.drift.features[name]:.3f}"

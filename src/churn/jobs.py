@@ -42,7 +42,8 @@ def batch_job(settings: Settings, data_path: Path | None = None, out_path: Path 
     # The batch before this one left its count in the same file: the spike alert compares them.
     previous = read_gauge(textfile, "churn_predictions_high_risk")
     registry = batch_registry(result.rows, result.by_level, result.average_score,
-                              result.duration_seconds, previous_high_risk=previous)
+                              result.expected_churners, result.duration_seconds,
+                              previous_high_risk=previous)
     DriftGauges.create(registry).record(result.drift, settings.drift_psi_threshold)
     publish(JOB_BATCH, registry, settings, textfile, push)
     return result

@@ -213,6 +213,13 @@ def training_registry(metadata: dict) -> CollectorRegistry:
         "model_pr_auc_score": ("PR-AUC (average precision) on the test split.", metrics["pr_auc"]),
         "model_precision_score": ("Precision at the decision threshold, test split.", metrics["precision"]),
         "model_recall_score": ("Recall at the decision threshold, test split.", metrics["recall"]),
+        "model_brier_score": ("Brier score of the latest trained model on its test split: the mean "
+                              "squared gap between probability and outcome (lower is better).",
+                              metrics["brier"]),
+        "model_calibration_error": ("Expected calibration error on the test split: how far, on "
+                                    "average, the churn probabilities are from the churn rates "
+                                    "observed at those probabilities (0 is perfect).",
+                                    metrics["calibration_error"]),
         "model_decision_threshold": ("Churn probability at or above which a customer is "
                                      "predicted to leave (tuned for F2).", metadata["threshold"]),
         "model_training_duration_seconds": ("Wall time of the training run, in seconds.",
@@ -229,7 +236,8 @@ def training_registry(metadata: dict) -> CollectorRegistry:
 
 
 def batch_registry(rows: int, by_level: dict[str, int], average_score: float,
-                   duration_seconds: float, previous_high_risk: float | None = None) -> CollectorRegistry:
+                   expected_churners: float, duration_seconds: float,
+                   previous_high_risk: float | None = None) -> CollectorRegistry:
     """The batch-prediction job's gauges: how many customers, how risky, how long it took.
 
     `previous_high_risk` is the high-risk count of the batch before, so an alert can compare the
@@ -244,6 +252,8 @@ def batch_registry(rows: int, by_level: dict[str, int], average_score: float,
         "churn_predictions_high_risk": ("Customers at high churn risk in the latest batch.",
                                         by_level.get("high", 0)),
         "churn_prediction_score_avg": ("Average churn probability of the latest batch.", average_score),
+        "churn_expected_churners": ("Customers of the latest batch the model expects to leave: the "
+                                    "sum of their calibrated churn probabilities.", expected_churners),
         "churn_batch_rows_scored": ("Customers scored by the latest batch.", rows),
         "churn_batch_duration_seconds": ("Wall time of the latest batch, in seconds.", duration_seconds),
         "churn_batch_last_success_timestamp_seconds": (
@@ -282,10 +292,12 @@ CATALOGUE_SERIES = (
     "model_scoring_duration_seconds_count", "model_scoring_duration_seconds_sum",
     "churn_feature_drift_psi", "churn_data_drift_detected",
     "model_f2_score", "model_auc_score", "model_pr_auc_score", "model_precision_score",
-    "model_recall_score", "model_decision_threshold", "model_training_duration_seconds",
+    "model_recall_score", "model_brier_score", "model_calibration_error",
+    "model_decision_threshold", "model_training_duration_seconds",
     "model_training_samples", "model_version_info", "model_training_last_success_timestamp_seconds",
     "churn_predictions_high_risk", "churn_predictions_high_risk_previous", "churn_predictions_by_level",
-    "churn_prediction_score_avg", "churn_batch_rows_scored", "churn_batch_duration_seconds",
+    "churn_prediction_score_avg", "churn_expected_churners", "churn_batch_rows_scored",
+    "churn_batch_duration_seconds",
     "churn_batch_last_success_timestamp_seconds",
     "model_retraining_promoted", "model_challenger_f2_score", "model_champion_f2_score",
     "model_retraining_last_success_timestamp_seconds",

@@ -1,8 +1,9 @@
 """The drift report: one self-contained HTML page comparing current data with the training data.
 
 Per feature, the reference and current shares of every bin side by side as an inline SVG chart,
-the PSI and a verdict, the most drifted first. No scripts, no fonts, no network: it opens from
-a file anywhere.
+the PSI and a verdict, the most drifted first. Then the model's reliability diagram: mean score
+against observed churn rate per score bin, on its test split and, when the file says who left,
+on the file. No scripts, no fonts, no network: it opens from a file anywhere.
 """
 
 import html
@@ -18,6 +19,7 @@ from churn.data import load_customers
 from churn.drift import SCORE, Binning, Drift, build_profile
 from churn.errors import DataValidationError
 from churn.files import check_writable, write_text_atomic
+from churn.model.evaluation import reliability
 from churn.model.registry import LoadedModel, load_model
 from churn.model.scoring import check_features
 from churn.settings import Settings
@@ -58,7 +60,8 @@ def read_current(path: Path, settings: Settings, model: LoadedModel) -> pd.DataF
         if frame.empty or missing:
             raise DataValidationError(path, f"no input samples with columns {missing or 'any'}")
         return frame.rename(columns={SAMPLES_SCORE: SCORE})
-    frame = load_customers(path, settings, with_target=False)
+    labelled = settings.target_column in pd.read_csv(path, nrows=0).columns
+    frame = load_customers(path, settings, with_target=labelled)
     return frame.assign(**{SCORE: model.pipeline.predict_proba(frame[settings.features])[:, 1]})
 
 
@@ -107,7 +110,52 @@ def chart(drift: FeatureDrift) -> str:
     return "".join(parts)
 
 
-def render(drifts: list[FeatureDrift], settings: Settings, title: str) -> str:
+def reliability_chart(table: list[dict], colour: str) -> str:
+    """Observed churn rate against mean score per score bin, on the diagonal a calibrated model
+    keeps to; each point's area in proportion to its customers."""
+    size, margin = 240, 30
+    largest = max(row["count"] for row in table)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size + 2 * margin}" '
+             f'height="{size + 2 * margin}" role="img" aria-label="reliability diagram">',
+             f'<rect x="{margin}" y="{margin}" width="{size}" height="{size}" fill="none" '
+             f'stroke="#ccc"/><line x1="{margin}" y1="{margin + size}" x2="{margin + size}" '
+             f'y2="{margin}" stroke="#999" stroke-dasharray="4"/>',
+             f'<text x="{margin + size / 2}" y="{2 * margin + size - 6}" font-size="11" '
+             f'text-anchor="middle">mean churn score</text>',
+             f'<text x="12" y="{margin + size / 2}" font-size="11" text-anchor="middle" '
+             f'transform="rotate(-90 12 {margin + size / 2})">observed churn rate</text>']
+    for row in table:
+        x = margin + size * row["mean_score"]
+        y = margin + size * (1 - row["observed_rate"])
+        radius = 2 + 8 * (row["count"] / largest) ** 0.5
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" '
+                     f'fill-opacity="0.7"><title>scores {row["bin"]}: mean {row["mean_score"]:.3f},'
+                     f' churned {row["observed_rate"]:.1%} of {row["count"]}</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def reliability_section(tables: list[tuple[str, list[dict]]]) -> str:
+    """The diagram and its rows for each table: (what it was measured on, its rows)."""
+    if not tables:
+        return ""
+    parts = ['<section id="calibration"><h2>Do the scores mean what they say?</h2>'
+             "<p>Per tenth of the score range: the customers' mean churn score against the share "
+             "of them who left. A calibrated model's points sit on the dashed diagonal: of the "
+             "customers scored about 0.3, about 3 in 10 leave.</p>"]
+    for (label, table), colour in zip(tables, (REFERENCE_COLOUR, CURRENT_COLOUR), strict=False):
+        rows = "".join(f'<tr><td>{row["bin"]}</td><td>{row["mean_score"]:.3f}</td>'
+                       f'<td>{row["observed_rate"]:.3f}</td><td>{row["count"]}</td></tr>'
+                       for row in table)
+        parts.append(f"<h3>{html.escape(label)}</h3>{reliability_chart(table, colour)}"
+                     "<table><tr><th>scores</th><th>mean score</th><th>churn rate</th>"
+                     f"<th>customers</th></tr>{rows}</table>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render(drifts: list[FeatureDrift], settings: Settings, title: str,
+           calibration: str = "") -> str:
     rows, sections = [], []
     for drift in drifts:
         word, colour = verdict(drift.psi, settings)
@@ -129,6 +177,7 @@ data. Verdicts: <b>drift</b> at PSI ≥ {settings.drift_psi_threshold}, <b>watch
 &nbsp; <span style="background:{CURRENT_COLOUR}"></span> current</p>
 <table><tr><th>feature</th><th>PSI</th><th>verdict</th></tr>{"".join(rows)}</table>
 {"".join(sections)}
+{calibration}
 </body></html>
 """
 
@@ -147,7 +196,13 @@ def drift_report(settings: Settings, current_path: Path, out: Path, reference: s
     drift, charts = measure(Binning(profile), profile, current)
     against = f"model {model.version}" if reference == "model" else Path(reference).name
     title = f"Drift of {current_path.name} against {against}"
-    write_text_atomic(out, render(charts, settings, title))
+    tables = []
+    if tested := model.metadata.get("calibration", {}).get("reliability"):
+        tables.append((f"Model {model.version} on its test split", tested))
+    if settings.target_column in current:
+        tables.append((f"Model {model.version} on {current_path.name}",
+                       reliability(current[settings.target_column].to_numpy(), current[SCORE].to_numpy())))
+    write_text_atomic(out, render(charts, settings, title, reliability_section(tables)))
     # Features only, as for /drift and churn_data_drift_detected: the score's PSI is shown, not counted.
     drifted = drift.drifted(settings.drift_psi_threshold)
     logger.success("drift report of {} rows: {} drifted ({}); wrote {}", len(current), len(drifted),

@@ -87,10 +87,11 @@ def exposed_series() -> set[str]:
     metrics.serve_model("v1", "logistic")
     metrics.drift.record(Drift.none_yet(["Age"]), threshold=0.25)
     training = training_registry({
-        "metrics": dict.fromkeys(("f2", "roc_auc", "pr_auc", "precision", "recall"), 0.5),
+        "metrics": dict.fromkeys(("f2", "roc_auc", "pr_auc", "precision", "recall", "brier",
+                                  "calibration_error"), 0.5),
         "threshold": 0.5, "training_duration_seconds": 1.0, "rows": {"train": 1},
         "version": "v1", "algorithm": "logistic"})
-    batch = batch_registry(1, {"high": 1}, 0.5, 1.0, previous_high_risk=1)
+    batch = batch_registry(1, {"high": 1}, 0.5, 0.5, 1.0, previous_high_risk=1)
     DriftGauges.create(batch).record(Drift.none_yet(["Age"]), threshold=0.25)
     registries = (api, training, batch, retraining_registry(True, 0.7, 0.7))
     return {sample.name for registry in registries for family in registry.collect()

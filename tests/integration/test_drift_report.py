@@ -47,7 +47,7 @@ def test_drifted_file_leads_with_its_drifted_features(project):
     rows = verdicts(page)
     assert rows[0] == ("Age", "drift")
     assert dict(rows)["Gender"] == "stable" and dict(rows)["HasCrCard"] == "stable"
-    assert page.count("<svg") == len(rows) == 11  # ten features and the score
+    assert page.count('distributions">') == len(rows) == 11  # ten features and the score
     # Self-contained: no scripts, no external resources.
     assert "<script" not in page and not re.search(r'(src|href)="https?:', page)
 
@@ -82,3 +82,36 @@ def test_only_features_count_as_drifted_as_for_the_api(project):
     assert result.returncode == 0, result.stderr
     assert dict(verdicts((project / "s.html").read_text()))["score"] == "drift"
     assert "0 drifted (none)" in result.stderr
+
+
+def reliability_tables(page: str) -> dict[str, list[tuple[float, float, int]]]:
+    """Each reliability diagram's title and its rows: (mean score, churn rate, customers)."""
+    sections = re.findall(r'<h3>([^<]+)</h3><svg[^>]*aria-label="reliability diagram".*?</table>',
+                          page, flags=re.DOTALL)
+    return {title: [(float(mean), float(rate), int(count)) for mean, rate, count in re.findall(
+        r"<tr><td>[\d.]+-[\d.]+</td><td>([\d.]+)</td><td>([\d.]+)</td><td>(\d+)</td></tr>",
+        page.split(f"<h3>{title}</h3>")[1].split("</table>")[0])] for title in sections}
+
+
+def test_reliability_is_drawn_for_the_test_split_and_for_a_file_that_says_who_left(project):
+    generate(4000, seed=65).to_csv(project / "labelled.csv", index=False)
+    result = report(project, "--current", str(project / "labelled.csv"), "--out", str(project / "r.html"))
+    assert result.returncode == 0, result.stderr
+    tables = reliability_tables((project / "r.html").read_text())
+    (tested, tested_rows), (on_file, file_rows) = tables.items()
+    assert tested.endswith("on its test split") and on_file.endswith("on labelled.csv")
+    assert len(tested_rows) >= 5  # the scores spread over the range, not in one bin
+    assert sum(count for _, _, count in file_rows) == 4000
+    # Calibrated on this population: over the file, the mean score is the churn rate, give or take.
+    customers = sum(count for _, _, count in file_rows)
+    mean = sum(score * count for score, _, count in file_rows) / customers
+    rate = sum(churned * count for _, churned, count in file_rows) / customers
+    assert abs(mean - rate) < 0.03
+
+
+def test_input_samples_say_nobody_left_so_only_the_test_split_is_drawn(project):
+    samples = write_samples(project, generate(400, seed=66), churn_probability=0.4)
+    result = report(project, "--current", str(samples), "--out", str(project / "s.html"))
+    assert result.returncode == 0, result.stderr
+    assert [title.endswith("on its test split")
+            for title in reliability_tables((project / "s.html").read_text())] == [True]

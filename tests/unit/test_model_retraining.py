@@ -52,6 +52,10 @@ def test_challenger_within_tolerance_is_promoted_and_data_merged(project, new_da
     assert decision["promoted"] is True
     assert decision["champion_f2"] == run.champion_f2
     assert decision["challenger_f2"] == run.challenger_f2
+    # The same algorithm on a little more data: a difference the held-out rows cannot resolve.
+    low, high = decision["f2_difference_interval"]
+    assert low <= run.challenger_f2 - run.champion_f2 <= high
+    assert decision["within_noise"] is (low <= 0 <= high)
 
     merged = pd.read_csv(settings.data_path)
     assert len(merged) == 3000 + NEW_ROWS - 10
@@ -71,7 +75,10 @@ def test_worse_challenger_is_kept_but_not_promoted(project, new_data):
     assert not run.promoted
     assert run.challenger_f2 < run.champion_f2
     assert latest_version(settings.models_dir) == champion
-    assert read_metadata(settings.models_dir, run.version)["retraining"]["promoted"] is False
+    decision = read_metadata(settings.models_dir, run.version)["retraining"]
+    assert decision["promoted"] is False
+    # Flagging every customer is worse than the champion by more than chance.
+    assert decision["within_noise"] is False and decision["f2_difference_interval"][1] < 0
     assert settings.data_path.read_bytes() == data_before
 
 

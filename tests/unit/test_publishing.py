@@ -19,7 +19,7 @@ def test_no_push_still_writes_the_text_file(settings, tmp_path):
 def test_a_published_gauge_reads_back_and_a_missing_one_is_none(settings, tmp_path):
     textfile = tmp_path / "p.prom"
     assert read_gauge(textfile, "churn_predictions_high_risk") is None
-    publish("churn-batch-prediction", batch_registry(100, {"high": 30}, 0.3, 1.0), settings, textfile,
+    publish("churn-batch-prediction", batch_registry(100, {"high": 30}, 0.3, 30.0, 1.0), settings, textfile,
             push=False)
     assert read_gauge(textfile, "churn_predictions_high_risk") == 30
     assert read_gauge(textfile, "churn_predictions_high_risk_previous") is None

@@ -170,6 +170,11 @@ class ModelInfo(BaseModel):
     algorithm: str
     threshold: float
     metrics: dict
+    # 95% bootstrap intervals of the test metrics: a difference smaller than them is chance.
+    metric_intervals: dict[str, list[float]] | None = None
+    # The calibration map and its reliability table (mean score against observed churn rate per
+    # score bin, on the test split); None for a model trained before calibration.
+    calibration: dict | None = None
     features: dict[str, list[str]]
 
 

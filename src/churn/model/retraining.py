@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from churn.data import load_customers
 from churn.errors import ChurnError
 from churn.files import atomic_path, check_writable
-from churn.model.evaluation import evaluate
+from churn.model.evaluation import evaluate, f2_difference_interval
 from churn.model.registry import LATEST, load_model, promote, save_model
 from churn.model.scoring import check_features
 from churn.model.training import data_record, fit_and_evaluate
@@ -146,12 +146,20 @@ def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -
     champion_metrics = evaluate(y_holdout, champion_scores, champion.metadata["threshold"])
     champion_f2, challenger_f2 = champion_metrics["f2"], challenger.metrics["f2"]
     promoted = challenger_f2 >= champion_f2 - settings.retrain_f2_tolerance
+    low, high = f2_difference_interval(
+        y_holdout, challenger.pipeline.predict_proba(holdout[settings.features])[:, 1],
+        challenger.threshold, champion_scores, champion.metadata["threshold"],
+        seed=settings.random_state)
     decision = {
         "champion_version": champion.version,
         "champion_f2": champion_f2,
         "challenger_f2": challenger_f2,
         "champion_metrics": champion_metrics,
         "tolerance": settings.retrain_f2_tolerance,
+        # Challenger minus champion F2 over resamples of the held-out rows: spanning 0, the
+        # difference is within what another holdout of this size could show.
+        "f2_difference_interval": [low, high],
+        "within_noise": low <= 0 <= high,
         "promoted": promoted,
         "holdout_rows": len(holdout),
         "warnings": warnings,
@@ -159,6 +167,10 @@ def retrain(settings: Settings, new_data: Path, base_data: Path | None = None) -
     logger.info("decision: challenger F2 {:.3f} vs champion F2 {:.3f} (tolerance {}): {}",
                 challenger_f2, champion_f2, settings.retrain_f2_tolerance,
                 "promote" if promoted else "keep the champion")
+    logger.info("decision: the F2 difference, {:+.3f}, lies between {:+.3f} and {:+.3f} on 95% of "
+                "resamples of the {} held-out rows: {}", challenger_f2 - champion_f2, low, high,
+                len(holdout), "within chance, the two models are not told apart" if low <= 0 <= high
+                else "larger than chance")
 
     rows = {"total": len(merged), "train": len(train), "test": len(holdout),
             "churners": int(merged[settings.target_column].sum()), "new": len(new),

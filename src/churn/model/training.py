@@ -1,7 +1,9 @@
-"""Training: split, tune the decision threshold out of fold, fit stage by stage, evaluate, register.
+"""Training: split, calibrate and tune the threshold out of fold, fit stage by stage, evaluate,
+register.
 
-The threshold is chosen on out-of-fold predictions of the training split only, so the test
-metrics are an honest estimate of what the chosen threshold will do on unseen customers.
+The calibration map and the threshold are fitted on out-of-fold predictions of the training
+split only, so the test metrics are an honest estimate of what the served probabilities and the
+chosen threshold will do on unseen customers. Each test metric comes with a bootstrap interval.
 """
 
 import time
@@ -15,11 +17,13 @@ import pandas as pd
 from imblearn.pipeline import Pipeline
 from loguru import logger
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.pipeline import Pipeline as ServedPipeline
 
 from churn.data import load_customers
 from churn.drift import build_profile
 from churn.files import check_writable, sha256_of
-from churn.model.evaluation import best_f2_threshold, evaluate
+from churn.model.calibration import CalibratedModel, PlattMap
+from churn.model.evaluation import best_f2_threshold, bootstrap_intervals, evaluate, reliability
 from churn.model.pipeline import build_pipeline
 from churn.model.registry import LATEST, promote, save_model
 from churn.settings import Settings
@@ -29,10 +33,12 @@ from churn.settings import Settings
 class FittedModel:
     """A fitted pipeline with everything its metadata needs to say about it."""
 
-    pipeline: Pipeline
+    pipeline: CalibratedModel
     threshold: float
     cv_f2: float
     metrics: dict
+    intervals: dict[str, list[float]]
+    calibration: dict
     profile: dict
     stage_seconds: dict[str, float]
 
@@ -47,6 +53,8 @@ class FittedModel:
             "threshold": round(self.threshold, 6),
             "cv_f2": round(self.cv_f2, 4),
             "metrics": self.metrics,
+            "metric_intervals": self.intervals,
+            "calibration": self.calibration,
             "features": {"numeric": settings.numeric_features,
                          "categorical": settings.categorical_features},
             "id_column": settings.id_column,
@@ -69,16 +77,20 @@ def split(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.Dat
     return train, test
 
 
-def tune_threshold(train: pd.DataFrame, settings: Settings) -> tuple[float, float]:
-    """F2-optimal threshold from out-of-fold predictions of the training rows alone."""
+def tune_threshold(train: pd.DataFrame, settings: Settings) -> tuple[PlattMap, float, float]:
+    """The calibration map, then the F2-optimal threshold of calibrated scores, both fitted on
+    out-of-fold predictions of the training rows alone."""
     folds = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.random_state)
     y = train[settings.target_column].to_numpy()
     out_of_fold = cross_val_predict(build_pipeline(settings), train[settings.features], y,
                                     cv=folds, method="predict_proba")[:, 1]
-    threshold, f2 = best_f2_threshold(y, out_of_fold)
+    calibration = PlattMap.fit(out_of_fold, y)
+    threshold, f2 = best_f2_threshold(y, calibration(out_of_fold))
+    logger.info("calibrate: out-of-fold mean score {:.3f} -> {:.3f} (churn rate {:.3f})",
+                out_of_fold.mean(), calibration(out_of_fold).mean(), y.mean())
     logger.info("tune: {}-fold out-of-fold F2 {:.3f} at threshold {:.3f}",
                 settings.cv_folds, f2, threshold)
-    return threshold, f2
+    return calibration, threshold, f2
 
 
 def _fit_stages(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, settings: Settings,
@@ -108,23 +120,49 @@ def _fit_stages(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, settings: Se
     logger.info("fit: {} on {} rows in {:.2f}s", settings.model_type, len(labels), seconds["fit"])
 
 
+def _served(pipeline: Pipeline, calibration: PlattMap) -> CalibratedModel:
+    """The fitted steps that act on scoring (SMOTE only acts while fitting), then the calibration."""
+    return CalibratedModel(ServedPipeline([(name, step) for name, step in pipeline.steps
+                                           if name != "smote"]), calibration)
+
+
 def fit_and_evaluate(train: pd.DataFrame, test: pd.DataFrame, settings: Settings) -> FittedModel:
-    """Tunes on `train`, fits on all of it, and reports metrics on `test` at the tuned threshold."""
+    """Calibrates and tunes on `train`, fits on all of it, and reports metrics on `test` at the
+    tuned threshold, with how far each could move on another test split."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    threshold, cv_f2 = tune_threshold(train, settings)
+    calibration, threshold, cv_f2 = tune_threshold(train, settings)
     seconds["tune"] = round(time.perf_counter() - started, 3)
 
     pipeline = build_pipeline(settings)
     _fit_stages(pipeline, train[settings.features], train[settings.target_column].to_numpy(),
                 settings, seconds)
-    scores = pipeline.predict_proba(test[settings.features])[:, 1]
-    metrics = evaluate(test[settings.target_column].to_numpy(), scores, threshold)
+    y_test = test[settings.target_column].to_numpy()
+    uncalibrated = pipeline.predict_proba(test[settings.features])[:, 1]
+    scores = calibration(uncalibrated)
+    metrics = evaluate(y_test, scores, threshold)
+    intervals = bootstrap_intervals(y_test, scores, threshold, seed=settings.random_state)
+    before = evaluate(y_test, uncalibrated, threshold)
     logger.info("evaluate: test F2 {f2:.3f}, ROC-AUC {roc_auc:.3f}, PR-AUC {pr_auc:.3f}, "
                 "precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}", **metrics)
+    logger.info("evaluate: 95% bootstrap intervals {}", ", ".join(
+        f"{name} {low:.3f}-{high:.3f}" for name, (low, high) in intervals.items()))
     logger.info("evaluate: confusion matrix {}", metrics["confusion_matrix"])
+    logger.info("calibration: mean score {:.3f} for a churn rate of {:.3f}; Brier {:.4f} "
+                "(uncalibrated {:.4f}); expected calibration error {:.4f} (uncalibrated {:.4f})",
+                metrics["mean_score"], metrics["churn_rate"], metrics["brier"], before["brier"],
+                metrics["calibration_error"], before["calibration_error"])
+    table = reliability(y_test, scores)
+    logger.info("calibration: reliability (score bin: mean score / churn rate / customers) {}",
+                "; ".join(f"{row['bin']}: {row['mean_score']:.3f} / {row['observed_rate']:.3f} / "
+                          f"{row['count']}" for row in table))
+    calibrated = {"method": "platt", "slope": round(calibration.slope, 6),
+                  "intercept": round(calibration.intercept, 6), "reliability": table,
+                  "uncalibrated": {name: before[name] for name in (
+                      "brier", "calibration_error", "mean_score", "roc_auc")}}
     profile = build_profile(train, settings.numeric_features, settings.categorical_features, scores)
-    return FittedModel(pipeline, threshold, cv_f2, metrics, profile, seconds)
+    return FittedModel(_served(pipeline, calibration), threshold, cv_f2, metrics, intervals,
+                       calibrated, profile, seconds)
 
 
 @dataclass(frozen=True)

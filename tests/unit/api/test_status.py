@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from churn.api.app import create_app
 from churn.errors import DataValidationError, ModelLoadError
+from churn.model.registry import latest_version, read_metadata
 from tests.helpers import settings_for
 
 
@@ -26,8 +27,16 @@ def test_model_shows_metadata_but_no_paths(client, project):
     answer = client.get("/model")
     assert answer.status_code == 200
     body = answer.json()
-    assert {"version", "trained_at", "algorithm", "threshold", "metrics", "features"} == set(body)
+    assert {"version", "trained_at", "algorithm", "threshold", "metrics", "metric_intervals",
+            "calibration", "features"} == set(body)
     assert body["metrics"]["roc_auc"] > 0.7
+    low, high = body["metric_intervals"]["roc_auc"]
+    assert low < body["metrics"]["roc_auc"] < high
+    table = body["calibration"]["reliability"]
+    assert {"bin", "mean_score", "observed_rate", "count"} == set(table[0])
+    models = project / "models"
+    assert sum(row["count"] for row in table) == read_metadata(models, latest_version(models))[
+        "rows"]["test"]
     assert body["features"]["categorical"] == ["Geography", "Gender"]
     assert str(project) not in answer.text and "sha256" not in answer.text
 

@@ -42,11 +42,13 @@ async def ready(request: Request) -> Readiness:
 
 @router.get("/model", summary="The served model's metadata", responses=problems(503))
 async def model(request: Request) -> ModelInfo:
-    """Version, training time, algorithm, threshold, test metrics and features; no file paths."""
+    """Version, training time, algorithm, threshold, test metrics with their intervals,
+    calibration and features; no file paths."""
     metadata = api_state(request).ready_service().model.metadata
     return ModelInfo(version=metadata["version"], trained_at=metadata["trained_at"],
                      algorithm=metadata["algorithm"], threshold=metadata["threshold"],
-                     metrics=metadata["metrics"], features=metadata["features"])
+                     metrics=metadata["metrics"], metric_intervals=metadata.get("metric_intervals"),
+                     calibration=metadata.get("calibration"), features=metadata["features"])
 
 
 @router.get("/drift", summary="Drift of recent /predict inputs against the training data",
