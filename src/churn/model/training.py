@@ -142,27 +142,33 @@ def fit_and_evaluate(train: pd.DataFrame, test: pd.DataFrame, settings: Settings
     scores = calibration(uncalibrated)
     metrics = evaluate(y_test, scores, threshold)
     intervals = bootstrap_intervals(y_test, scores, threshold, seed=settings.random_state)
-    before = evaluate(y_test, uncalibrated, threshold)
     logger.info("evaluate: test F2 {f2:.3f}, ROC-AUC {roc_auc:.3f}, PR-AUC {pr_auc:.3f}, "
                 "precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}", **metrics)
     logger.info("evaluate: 95% bootstrap intervals {}", ", ".join(
         f"{name} {low:.3f}-{high:.3f}" for name, (low, high) in intervals.items()))
     logger.info("evaluate: confusion matrix {}", metrics["confusion_matrix"])
+    report = _calibration_report(calibration, metrics, evaluate(y_test, uncalibrated, threshold),
+                                 reliability(y_test, scores))
+    profile = build_profile(train, settings.numeric_features, settings.categorical_features, scores)
+    return FittedModel(_served(pipeline, calibration), threshold, cv_f2, metrics, intervals,
+                       report, profile, seconds)
+
+
+def _calibration_report(calibration: PlattMap, metrics: dict, uncalibrated: dict,
+                        table: list[dict]) -> dict:
+    """The metadata's calibration entry, logged: the map, its reliability table on the test
+    split, and the uncalibrated scores' figures to compare with."""
     logger.info("calibration: mean score {:.3f} for a churn rate of {:.3f}; Brier {:.4f} "
                 "(uncalibrated {:.4f}); expected calibration error {:.4f} (uncalibrated {:.4f})",
-                metrics["mean_score"], metrics["churn_rate"], metrics["brier"], before["brier"],
-                metrics["calibration_error"], before["calibration_error"])
-    table = reliability(y_test, scores)
+                metrics["mean_score"], metrics["churn_rate"], metrics["brier"],
+                uncalibrated["brier"], metrics["calibration_error"], uncalibrated["calibration_error"])
     logger.info("calibration: reliability (score bin: mean score / churn rate / customers) {}",
                 "; ".join(f"{row['bin']}: {row['mean_score']:.3f} / {row['observed_rate']:.3f} / "
                           f"{row['count']}" for row in table))
-    calibrated = {"method": "platt", "slope": round(calibration.slope, 6),
-                  "intercept": round(calibration.intercept, 6), "reliability": table,
-                  "uncalibrated": {name: before[name] for name in (
-                      "brier", "calibration_error", "mean_score", "roc_auc")}}
-    profile = build_profile(train, settings.numeric_features, settings.categorical_features, scores)
-    return FittedModel(_served(pipeline, calibration), threshold, cv_f2, metrics, intervals,
-                       calibrated, profile, seconds)
+    return {"method": "platt", "slope": round(calibration.slope, 6),
+            "intercept": round(calibration.intercept, 6), "reliability": table,
+            "uncalibrated": {name: uncalibrated[name] for name in (
+                "brier", "calibration_error", "mean_score", "roc_auc")}}
 
 
 @dataclass(frozen=True)
