@@ -47,6 +47,15 @@ def bin_labels(spec: dict) -> list[str]:
     return [f"≤ {edges[0]}", *middle, f"> {edges[-1]}", "missing"]
 
 
+def _says_who_left(path: Path, settings: Settings) -> bool:
+    """Whether a customers file has the target column. A file pandas cannot read says no, and
+    the validating reader then names what is wrong with it."""
+    try:
+        return settings.target_column in pd.read_csv(path, nrows=0).columns
+    except (ValueError, OSError):  # pandas' parser errors are ValueErrors, as is a bad encoding
+        return False
+
+
 def read_current(path: Path, settings: Settings, model: LoadedModel) -> pd.DataFrame:
     """A customers CSV (validated, then scored) or the API's input samples (.jsonl, already scored)."""
     if path.suffix == ".jsonl":
@@ -60,8 +69,7 @@ def read_current(path: Path, settings: Settings, model: LoadedModel) -> pd.DataF
         if frame.empty or missing:
             raise DataValidationError(path, f"no input samples with columns {missing or 'any'}")
         return frame.rename(columns={SAMPLES_SCORE: SCORE})
-    labelled = settings.target_column in pd.read_csv(path, nrows=0).columns
-    frame = load_customers(path, settings, with_target=labelled)
+    frame = load_customers(path, settings, with_target=_says_who_left(path, settings))
     return frame.assign(**{SCORE: model.pipeline.predict_proba(frame[settings.features])[:, 1]})
 
 

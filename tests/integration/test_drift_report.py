@@ -67,11 +67,20 @@ def test_input_samples_of_the_api_can_be_reported(project):
     assert verdicts((project / "s.html").read_text())[0][0] in {"Age", "score"}
 
 
-def test_a_bad_file_is_one_clear_error_and_no_page(project):
-    (project / "bad.csv").write_text("CustomerId,Age\n1,30\n")
+@pytest.mark.parametrize(("content", "expected"), [
+    ("CustomerId,Age\n1,30\n", "bad.csv, line 1, column CreditScore: required column missing"),
+    (None, "bad.csv: file not found"),
+    ("", "bad.csv: the file is empty"),
+    (b"CustomerId,Surname\n1,M\xfcller\n", "bad.csv, line 2, column Surname: not UTF-8 text"),
+])
+def test_a_bad_file_is_one_clear_error_and_no_page(project, content, expected):
+    if isinstance(content, bytes):
+        (project / "bad.csv").write_bytes(content)
+    elif content is not None:
+        (project / "bad.csv").write_text(content)
     result = report(project, "--current", str(project / "bad.csv"), "--out", str(project / "r.html"))
     assert result.returncode == 1
-    assert "bad.csv, line 1, column CreditScore: required column missing" in result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
     assert not (project / "r.html").exists()
 
 
