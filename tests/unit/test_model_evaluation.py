@@ -68,3 +68,7 @@ def test_bootstrap_intervals_hold_the_metric_and_narrow_with_more_rows():
         widths.append(intervals["roc_auc"][1] - intervals["roc_auc"][0])
     # sqrt(16) = 4 times the rows' worth of narrowing, give or take the resampling.
     assert 2.5 < widths[0] / widths[1] < 6
+
+
+def test_rows_of_one_class_have_no_intervals_rather_than_an_error():
+    assert bootstrap_intervals(np.zeros(5, dtype=int), np.linspace(0.1, 0.5, 5), threshold=0.3) == {}

@@ -99,9 +99,10 @@ def bootstrap_intervals(y_true: np.ndarray, probabilities: np.ndarray, threshold
         samples["roc_auc"].append(_roc_auc(y, p))
         samples["brier"].append(float(np.mean((p - y) ** 2)))
         samples["calibration_error"].append(calibration_error(y, p))
+    # A split too small to hold both classes in any resample has no intervals to give.
     return {name: [round(float(np.percentile(values, 2.5)), 4),
                    round(float(np.percentile(values, 97.5)), 4)]
-            for name, values in samples.items()}
+            for name, values in samples.items() if values}
 
 
 def f2_difference_interval(y_true: np.ndarray, challenger: np.ndarray, challenger_threshold: float,
