@@ -25,7 +25,7 @@ from churn.api.faults import FaultSwitch
 from churn.api.middleware import SCRAPE_PATH, RequestContextMiddleware
 from churn.api.routes import admin, faults, predictions, status
 from churn.api.schemas import UNKNOWN_BODIES
-from churn.api.service import Service, activate, load_service
+from churn.api.service import Service, load_service
 from churn.api.state import ApiState, api_state
 from churn.errors import ChurnError
 from churn.metrics import ApiMetrics
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal preloaded
         logs.setup("api", settings)
         if not api.exemplars:
             logger.warning("several workers: no exemplars (prometheus-client's multiprocess mode "
@@ -92,10 +93,11 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             api.unready_reason = public(str(exc))
             logger.warning("started but not ready: {}", exc)
         else:
-            activate(service, api.metrics)
-            api.service = service
+            api.serve(service)
             app.openapi_schema = None  # in case it was asked for before: now it can name the features
             logger.info("churn API ready for requests")
+        # From here the service is api.service alone, which a reload can then free.
+        preloaded = service = None
         async with _fault_switch(api, faults_on):
             yield
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

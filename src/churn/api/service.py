@@ -6,7 +6,6 @@ bodies of that model (built here, from its features and trained categories). Onl
 store (live scores remembered) and its drift window grow as requests arrive.
 """
 
-import gc
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,14 +57,7 @@ def load_service(settings: Settings) -> Service:
 
 
 def activate(service: Service, metrics: ApiMetrics) -> None:
-    """Makes the metrics describe `service`; the caller then puts it in front of requests.
-
-    What loading left (the model, the libraries, the tables: about 200,000 objects) is frozen out
-    of the garbage collector's way: every full collection would otherwise walk all of it, blocking
-    the event loop about 100 ms several times a minute under load, the API's worst latencies.
-    """
-    gc.collect()
-    gc.freeze()
+    """Makes the metrics describe `service`; the caller then puts it in front of requests."""
     metrics.serve_model(service.version, service.model.metadata["algorithm"])
     metrics.predictions_loaded.set(len(service.store))
     metrics.drift.record(Drift.none_yet(service.drift.binning.features), threshold=float("inf"))

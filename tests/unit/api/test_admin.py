@@ -1,5 +1,8 @@
 """POST /admin/reload: guarded by a token, swaps model and metrics, survives a bad model."""
 
+import gc
+import weakref
+
 from churn.model.registry import latest_version
 from churn.model.training import train
 from tests.helpers import settings_for
@@ -53,3 +56,13 @@ def test_failed_reload_keeps_the_old_model_serving(client, project, registry):
     assert client.get("/model").json()["version"] == old
     assert client.get("/ready").json()["status"] == "ready"
     assert model_info(registry, old) == 1
+
+
+def test_a_reload_frees_the_service_it_replaces(client):
+    """Neither the start-up code nor the garbage collector's freeze may keep the old model: a
+    classroom reloading a few times would otherwise hold every model it ever served."""
+    replaced = weakref.ref(client.app.state.api.service)
+    assert client.post("/admin/reload", headers=AUTH).status_code == 200
+    gc.collect()
+    assert replaced() is None
+    assert gc.get_freeze_count() > 0  # the new service is frozen out of the collector's way

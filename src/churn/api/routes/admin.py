@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from churn.api.errors import public
 from churn.api.schemas import ReloadResult, problems
-from churn.api.service import activate, load_service
+from churn.api.service import load_service
 from churn.api.state import api_state
 from churn.errors import ChurnError
 
@@ -46,8 +46,7 @@ async def reload(request: Request) -> ReloadResult:
         # conflicts with what is on disk, and the caller can fix that and ask again.
         raise HTTPException(409, f"reload failed, still serving model {previous_version}: "
                                  f"{public(str(exc))}") from None
-    activate(service, api.metrics)
-    api.service, api.unready_reason = service, ""
+    api.serve(service)
     request.app.openapi_schema = None  # rebuilt on next use, with the request bodies of this model
     logger.info("reloaded: model {} -> {}", previous_version, service.version)
     return ReloadResult(model_version=service.version, previous_version=previous_version,
