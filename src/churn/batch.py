@@ -94,7 +94,8 @@ def predict_batch(settings: Settings, data_path: Path | None = None,
             drift_counts += binning.counts(binning.bins(columns | {SCORE: probabilities}))
             rows += len(chunk)
             score_sum += float(probabilities.sum())
-            for level, count in zip(RISK_LEVELS, np.bincount(level_codes, minlength=3), strict=True):
+            counts = np.bincount(level_codes, minlength=len(RISK_LEVELS))
+            for level, count in zip(RISK_LEVELS, counts, strict=True):
                 by_level[level] += int(count)
             elapsed = time.perf_counter() - started
             logger.info("progress: {}/{} rows ({:.0%}), {:,.0f} rows/s", rows, expected,
@@ -127,8 +128,8 @@ class PredictionTable:
     model_version: str
 
 
-# What the API reads of a predictions file, read by pyarrow: a million rows in a tenth of the
-# time of pandas' reader, and the version held once, not as a string per row.
+# What the API reads of a predictions file, read by pyarrow: a million rows in about half the
+# time of pandas' reader (0.11-0.14 s against 0.28 s here), the version held once, not per row.
 _STORED_TYPES = {"CustomerId": pa.int64(), "churn_probability": pa.float64(),
                  "model_version": pa.dictionary(pa.int32(), pa.string())}
 

@@ -47,13 +47,14 @@ def test_scores_match_observed_churn_without_costing_ranking_or_f2(tmp_path, row
 
 def test_with_smote_the_uncalibrated_scores_run_high_and_the_map_brings_them_down(tmp_path):
     settings = settings_for(tmp_path, use_smote=True)
-    fitted = fit_and_evaluate(*split(generate(10_000, seed=5), settings), settings)
+    train_rows, test_rows = split(generate(10_000, seed=5), settings)
+    fitted = fit_and_evaluate(train_rows, test_rows, settings)
     before = fitted.calibration["uncalibrated"]
     assert before["mean_score"] > fitted.metrics["churn_rate"] + 0.03
     assert abs(fitted.metrics["mean_score"] - fitted.metrics["churn_rate"]) < 0.02
     assert fitted.metrics["calibration_error"] < before["calibration_error"]
     table = fitted.calibration["reliability"]
-    assert sum(row["count"] for row in table) == len(split(generate(10_000, seed=5), settings)[1])
+    assert sum(row["count"] for row in table) == len(test_rows)
     for low, high in fitted.intervals.values():
         assert low <= high
 
