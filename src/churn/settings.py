@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     pushgateway_url: str
     pushgateway_timeout_seconds: float = Field(gt=0, le=60)
     prometheus_url: str
+    api_url: str
+    alertmanager_url: str
+    grafana_url: str
 
     api_max_batch: int = Field(ge=1, le=100_000)
     api_max_body_bytes: int = Field(ge=1024)

@@ -147,7 +147,7 @@ class NativeStack:
                                                                self.rules_dir)))
             return [find_binary("prometheus"), f"--config.file={config}",
                     f"--storage.tsdb.path={work / 'prometheus-data'}", listen,
-                    "--enable-feature=exemplar-storage"]
+                    "--enable-feature=exemplar-storage", "--web.enable-lifecycle"]
         if component == "alertmanager":
             config = work / "alertmanager.yml"
             config.write_text(alertmanager_config(self.ports))
