@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run monitoring test test-containers setup lint clean
+.PHONY: run monitoring doctor test test-containers setup lint clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.python-ok:
@@ -39,6 +39,10 @@ run: data/predictions.csv
 # The API plus Prometheus, Pushgateway, Alertmanager and the alert receiver, without Docker.
 monitoring: data/predictions.csv
 	scripts/start_monitoring.sh --native
+
+# Checks the machine and the running stack; each problem comes with its fix (tutorial, week 1).
+doctor: $(VENV)/.runtime
+	$(BIN)/python scripts/doctor.py
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src scripts tests benchmarks

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from churn.cli import EXIT_FAILED, positive_count, positive_number, run_job, share
+from churn.errors import ChurnError
 from churn.loadtest import Options, is_loopback, load_test
 from churn.loadtest.scenarios import ALL, SCENARIOS
 from churn.settings import Settings
@@ -30,7 +31,7 @@ def scenarios_help() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, epilog=scenarios_help(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://localhost:8000", help="the API (default %(default)s)")
+    parser.add_argument("--url", help="the API (default: the api_url setting, http://localhost:8000)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a URL that is not on this machine (refused otherwise)")
     parser.add_argument("--scenario", action="append", choices=[*SCENARIOS, "all"], dest="scenarios",
@@ -57,14 +58,17 @@ def main() -> int:
     args = parser.parse_args()
     if args.duration and args.requests:
         parser.error("give --requests or --duration, not both")
-    if not (args.allow_remote or is_loopback(args.url)):
+    if args.url and not (args.allow_remote or is_loopback(args.url)):
         parser.error(f"{args.url} is not on this machine; pass --allow-remote if you mean it")
     interrupted = False
 
     def job(settings: Settings) -> None:
         nonlocal interrupted
+        if not (args.url or args.allow_remote or is_loopback(settings.api_url)):
+            raise ChurnError(f"api_url {settings.api_url} is not on this machine; "
+                             "pass --allow-remote if you mean it")
         summaries = load_test(Options(
-            url=args.url, scenarios=args.scenarios or ["light"],
+            url=args.url or settings.api_url, scenarios=args.scenarios or ["light"],
             predictions=args.predictions or settings.predictions_path, id_column=settings.id_column,
             token=args.token or settings.admin_token.get_secret_value(), timeout=args.timeout,
             requests=args.requests, seconds=args.duration, workers=args.workers, rps=args.rps,

@@ -1,13 +1,15 @@
 """Fixtures shared by every test layer: settings pointed at a temporary project, and data."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from churn.data.synthetic import generate
 from churn.settings import Settings
-from tests.helpers import NEW_CUSTOMERS_FIRST_ID, TRAINING_ROWS, settings_for
+from tests.helpers import NEW_CUSTOMERS_FIRST_ID, REPO, TRAINING_ROWS, env_for, settings_for
 
 
 @pytest.fixture
@@ -47,4 +49,17 @@ def scored_project(trained_project: Settings, tmp_path_factory: pytest.TempPathF
     predict_batch(settings_for(root))
     joined = generate(5, seed=21, first_id=NEW_CUSTOMERS_FIRST_ID)
     joined.to_csv(root / "data" / "customers.csv", mode="a", header=False, index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def student_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Read-only: what a student's first `make run` builds, with the Makefile's own commands (the
+    default data: 10,000 customers, seed 42), so the ids and figures the tutorial shows are these."""
+    root = tmp_path_factory.mktemp("student")
+    env = env_for(root)
+    for command in (["generate_data.py", "--rows", "10000", "--seed", "42"], ["train.py"],
+                    ["predict_batch.py", "--no-push"]):
+        subprocess.run([sys.executable, str(REPO / "scripts" / command[0]), *command[1:]], env=env,
+                       check=True, capture_output=True, timeout=600)
     return root

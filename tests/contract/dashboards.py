@@ -4,35 +4,22 @@ Contract tests read the files; stack tests pass their own `query` to `check_quer
 every panel shows data on a running stack.
 """
 
-import json
-import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 
 import pytest
 
 from churn.errors import ChurnError
+from churn.ops.dashboards import panels, read_dashboard, substitute
 from churn.ops.native_stack import wait_until
 from tests.helpers import REPO
 
 DASHBOARDS = REPO / "monitoring" / "grafana" / "dashboards"
-# What Grafana would put in place of its built-in variables. One minute is at least four scrapes
-# of both the native test stack (1 s) and the containers (10-15 s); five minutes stand in for
-# "the selected range" (the range of an instant query).
-BUILT_IN = {"__rate_interval": "1m", "__interval": "1m", "__range": "5m"}
-VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
 def dashboards() -> dict[str, dict]:
     """Every dashboard JSON file, by uid."""
-    boards = (json.loads(path.read_text()) for path in sorted(DASHBOARDS.glob("*.json")))
+    boards = (read_dashboard(path) for path in sorted(DASHBOARDS.glob("*.json")))
     return {board["uid"]: board for board in boards}
-
-
-def panels(board: dict) -> Iterator[dict]:
-    """Every panel of a dashboard, those inside (collapsed) rows included; rows themselves too."""
-    for panel in board.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
 
 
 def panel_queries() -> list[tuple[str, str, str]]:
@@ -66,13 +53,7 @@ def template_values() -> dict[str, str]:
 
 def as_promql(expr: str) -> str:
     """`expr` with Grafana's variables replaced, as Prometheus's HTTP API accepts it."""
-    values = BUILT_IN | template_values()
-
-    def value(match: re.Match) -> str:
-        name = next(group for group in match.groups() if group)
-        return values.get(name, match.group(0))
-
-    return VARIABLE.sub(value, expr)
+    return substitute(expr, template_values())
 
 
 # Panels whose empty answer is the healthy state: no alert is firing.

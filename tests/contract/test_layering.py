@@ -23,7 +23,7 @@ LAYERS = (
     {"metrics", "publishing"},                               # the catalogue and pushing it
     {"batch", "report"},                                     # uses of a trained model
     {"api", "jobs"},                                         # the service, and the scripts' jobs
-    {"ops", "loadtest"},                                     # tools that run, watch and load it
+    {"ops", "loadtest", "course"},                           # tools that run, watch, load and teach it
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

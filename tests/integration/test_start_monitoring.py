@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from churn.ops.native_stack import DEFAULT_PORTS, port_in_use, wait_until
 from tests.contract.tools import STACK_BINARIES, require
@@ -37,6 +38,14 @@ def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_
             for port in DEFAULT_PORTS.values():
                 assert f"http://127.0.0.1:{port}" in output.read_text()
             assert answers(f"http://127.0.0.1:{DEFAULT_PORTS['prometheus']}/-/ready")()
+            # The jobs ran before the Pushgateway was up: the start pushes the files they kept.
+            assert "pushed the metrics the jobs kept: churn-training, churn-batch-prediction" \
+                in output.read_text()
+            groups = requests.get(f"http://127.0.0.1:{DEFAULT_PORTS['pushgateway']}/api/v1/metrics",
+                                  timeout=5).json()["data"]
+            held = {group["labels"]["job"]: group for group in groups}
+            assert {"churn-training", "churn-batch-prediction"} <= set(held), sorted(held)
+            assert "model_f2_score" in held["churn-training"]
             launcher.send_signal(stop_with)
             assert launcher.wait(timeout=60) == 0
         finally:

@@ -26,6 +26,8 @@ import yaml
 
 from churn.cli import run_job
 from churn.errors import ChurnError
+from churn.metrics import JOB_BATCH, JOB_TRAINING
+from churn.model.registry import latest_version
 from churn.settings import PROJECT_ROOT, Settings
 
 MONITORING = PROJECT_ROOT / "monitoring"
@@ -223,6 +225,27 @@ class NativeStack:
         return self.wait_until(lambda: self.query(promql), f"query {promql!r}", timeout)
 
 
+def push_kept_metrics(settings: Settings, pushgateway_url: str) -> list[str]:
+    """Pushes the metrics files that training and batch prediction kept, for each job the
+    Pushgateway holds nothing of: `make monitoring` runs those jobs before the Pushgateway is up,
+    so on a first start their pushes failed. Returns the jobs pushed."""
+    try:
+        version = latest_version(settings.models_dir)
+    except ChurnError:
+        return []
+    kept = {JOB_TRAINING: settings.models_dir / version / "metrics.prom",
+            JOB_BATCH: settings.predictions_path.with_suffix(".prom")}
+    groups = requests.get(f"{pushgateway_url}/api/v1/metrics", timeout=5).json()["data"]
+    held = {group["labels"].get("job") for group in groups}
+    pushed = []
+    for job, textfile in kept.items():
+        if job not in held and textfile.is_file():
+            requests.put(f"{pushgateway_url}/metrics/job/{job}", data=textfile.read_bytes(),
+                         timeout=5).raise_for_status()
+            pushed.append(job)
+    return pushed
+
+
 def run_until_interrupted(settings: Settings, workdir: Path) -> None:
     stack = NativeStack(workdir=workdir)
     stopping = []
@@ -231,6 +254,8 @@ def run_until_interrupted(settings: Settings, workdir: Path) -> None:
         signal.signal(signal_number, lambda *_: stopping.append(True))
     try:
         stack.start_all()
+        if pushed := push_kept_metrics(settings, stack.url("pushgateway")):
+            print(f"pushed the metrics the jobs kept: {', '.join(pushed)}")
         print("churn-monitoring is up:")
         for component in ("api", "prometheus", "pushgateway", "alertmanager", "receiver", "blackbox"):
             print(f"  {component:<13} {stack.url(component)}")

@@ -1,0 +1,142 @@
+"""The course's exercises check themselves, as rustlings' own CI proves of its exercises: every
+check fails on the project as shipped, and passes once its solution is applied as a student would
+apply it (tutorial/solutions/<id>.md: its diffs, then its console commands).
+
+All of it runs on a copy of the repository over a student's first `make run`, against the real
+stack started from that copy, with the checker run as a student runs it.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from churn.course.exercises import load_exercises
+from churn.errors import ChurnError
+from churn.ops.native_stack import NativeStack
+from tests.contract.markdown_blocks import blocks_of, console_commands
+from tests.helpers import REPO
+from tests.integration.console import run_console_command
+from tests.integration.processes import native_stack
+
+pytestmark = pytest.mark.slow
+EXERCISES = load_exercises()
+# What a student's working copy holds besides the data, models and logs of their first run.
+WORKING_COPY = ("src", "scripts", "config", "monitoring", "tutorial", "Makefile")
+
+
+def copy_working_copy(root: Path) -> None:
+    for name in WORKING_COPY:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", ".progress.json"))
+        else:
+            shutil.copy(source, root / name)
+    # `.venv/bin/python ...`, as the pages write it, is this interpreter.
+    python = root / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+
+
+@pytest.fixture(scope="module")
+def course(student_project, tmp_path_factory) -> NativeStack:
+    """The stack over a student's working copy: the API and the checker import its src/, and
+    Prometheus loads its rule files."""
+    root = tmp_path_factory.mktemp("course")
+    copy_working_copy(root)
+    stack = native_stack(student_project, root, rules_dir=root / "monitoring" / "prometheus" / "rules",
+                         PYTHONPATH=str(root / "src"), CHURN_ADMIN_TOKEN="churn-demo",
+                         CHURN_DEMO_FAULTS="true")
+    stack.env |= {f"CHURN_{name.upper()}_URL": stack.url(name)
+                  for name in ("api", "prometheus", "alertmanager")}
+    stack.root = root
+    try:
+        stack.start_all()
+        stack.wait_for('up{job="api-churn"} == 1')
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+def check(stack: NativeStack, exercise_id: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "scripts/exercise.py", "check", exercise_id], cwd=stack.root,
+                          env=stack.env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def solution(exercise_id: str) -> Path:
+    return REPO / "tutorial" / "solutions" / f"{exercise_id}.md"
+
+
+def apply_diffs(stack: NativeStack, exercise_id: str) -> None:
+    for block in blocks_of(solution(exercise_id)):
+        if block.language == "diff":
+            applied = subprocess.run(["git", "apply", "-"], input=block.text + "\n", cwd=stack.root,
+                                     capture_output=True, text=True, check=False)
+            assert applied.returncode == 0, f"{exercise_id}: {applied.stderr}"
+
+
+def run_solution_commands(stack: NativeStack, exercise_id: str) -> None:
+    for block in blocks_of(solution(exercise_id)):
+        if block.language == "console":
+            for command in console_commands(block):
+                problem = run_console_command(command, stack, stack.root)
+                assert problem is None, problem
+
+
+def test_every_exercise_has_a_solution_page_and_a_starting_point():
+    assert {path.stem for path in (REPO / "tutorial" / "solutions").glob("*.md")} == set(EXERCISES)
+    for exercise_id in EXERCISES:
+        blocks = blocks_of(solution(exercise_id))
+        assert any(block.language in {"diff", "console"} for block in blocks), exercise_id
+
+
+def test_every_check_fails_as_shipped_then_passes_with_its_solution(course):
+    for exercise_id in EXERCISES:
+        result = check(course, exercise_id)
+        assert result.returncode == 1 and result.stdout.startswith(f"FAIL  {exercise_id}"), result.stdout
+        assert re.search(r"^  expected: .+\n  found: .+\n  hint 1/\d: .+", result.stdout, re.M), result.stdout
+
+    for exercise_id in EXERCISES:
+        apply_diffs(course, exercise_id)
+    # The new metric is code: the API runs it once restarted, as the solution says.
+    course.stop("api")
+    course.start("api")
+    for exercise_id in EXERCISES:
+        run_solution_commands(course, exercise_id)
+
+    passed: set[str] = set()
+    failing: dict[str, str] = {}
+
+    def all_pass() -> bool:
+        """Polled: a scrape, a push or a rule reload reaches Prometheus some seconds later."""
+        for exercise_id in [exercise_id for exercise_id in EXERCISES if exercise_id not in passed]:
+            result = check(course, exercise_id)
+            if result.returncode == 0:
+                passed.add(exercise_id)
+                failing.pop(exercise_id, None)
+            else:
+                failing[exercise_id] = result.stdout + result.stderr
+        return len(passed) == len(EXERCISES)
+
+    try:
+        course.wait_until(all_pass, "every exercise passing with its solution", timeout=90)
+    except ChurnError:
+        pytest.fail("still failing with their solutions:\n" + "\n".join(failing.values()))
+    progress = subprocess.run([sys.executable, "scripts/exercise.py", "list"], cwd=course.root,
+                              env=course.env, capture_output=True, text=True, timeout=60, check=True)
+    assert f"{len(EXERCISES)} of {len(EXERCISES)} passed" in progress.stdout
+
+
+def test_a_check_says_which_part_of_the_stack_does_not_answer(course):
+    env = course.env | {"CHURN_ALERTMANAGER_URL": "http://127.0.0.1:9"}
+    result = subprocess.run([sys.executable, "scripts/exercise.py", "check", "silence"], cwd=course.root,
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "the alertmanager answering at http://127.0.0.1:9" in result.stdout
+    assert requests.get(course.url("alertmanager") + "/-/ready", timeout=5).ok
