@@ -7,7 +7,6 @@ stack started from that copy, with the checker run as a student runs it.
 """
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,28 +19,12 @@ from churn.errors import ChurnError
 from churn.ops.native_stack import NativeStack
 from tests.contract.markdown_blocks import blocks_of, console_commands
 from tests.helpers import REPO
-from tests.integration.console import run_console_command
+from tests.integration.console import apply_solution, command_env, project_root, run
 from tests.integration.processes import native_stack
 
 pytestmark = pytest.mark.slow
 EXERCISES = load_exercises()
-# What a student's working copy holds besides the data, models and logs of their first run.
-WORKING_COPY = ("src", "scripts", "config", "monitoring", "tutorial", "Makefile")
-
-
-def copy_working_copy(root: Path) -> None:
-    for name in WORKING_COPY:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", ".progress.json"))
-        else:
-            shutil.copy(source, root / name)
-    # `.venv/bin/python ...`, as the pages write it, is this interpreter.
-    python = root / ".venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    python.chmod(0o755)
+SOLUTIONS = REPO / "tutorial" / "solutions"
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +32,11 @@ def course(student_project, tmp_path_factory) -> NativeStack:
     """The stack over a student's working copy: the API and the checker import its src/, and
     Prometheus loads its rule files."""
     root = tmp_path_factory.mktemp("course")
-    copy_working_copy(root)
     stack = native_stack(student_project, root, rules_dir=root / "monitoring" / "prometheus" / "rules",
                          PYTHONPATH=str(root / "src"), CHURN_ADMIN_TOKEN="churn-demo",
                          CHURN_DEMO_FAULTS="true")
-    stack.env |= {f"CHURN_{name.upper()}_URL": stack.url(name)
-                  for name in ("api", "prometheus", "alertmanager")}
     stack.root = root
+    project_root(root)
     try:
         stack.start_all()
         stack.wait_for('up{job="api-churn"} == 1')
@@ -64,29 +45,23 @@ def course(student_project, tmp_path_factory) -> NativeStack:
         stack.stop_all()
 
 
-def check(stack: NativeStack, exercise_id: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "scripts/exercise.py", "check", exercise_id], cwd=stack.root,
-                          env=stack.env, capture_output=True, text=True, timeout=120, check=False)
+def exercise(stack: NativeStack, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """scripts/exercise.py run as a student runs it, from their working copy."""
+    return subprocess.run([sys.executable, "scripts/exercise.py", *args], cwd=stack.root,
+                          env=env or command_env(stack), capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def solution(exercise_id: str) -> Path:
-    return REPO / "tutorial" / "solutions" / f"{exercise_id}.md"
-
-
-def apply_diffs(stack: NativeStack, exercise_id: str) -> None:
-    for block in blocks_of(solution(exercise_id)):
-        if block.language == "diff":
-            applied = subprocess.run(["git", "apply", "-"], input=block.text + "\n", cwd=stack.root,
-                                     capture_output=True, text=True, check=False)
-            assert applied.returncode == 0, f"{exercise_id}: {applied.stderr}"
+    return SOLUTIONS / f"{exercise_id}.md"
 
 
 def run_solution_commands(stack: NativeStack, exercise_id: str) -> None:
     for block in blocks_of(solution(exercise_id)):
         if block.language == "console":
             for command in console_commands(block):
-                problem = run_console_command(command, stack, stack.root)
-                assert problem is None, problem
+                problem = run(command, stack)
+                assert problem is None, f"{command.where}: $ {command.command}\n{problem}"
 
 
 def test_every_exercise_has_a_solution_page_and_a_starting_point():
@@ -98,12 +73,12 @@ def test_every_exercise_has_a_solution_page_and_a_starting_point():
 
 def test_every_check_fails_as_shipped_then_passes_with_its_solution(course):
     for exercise_id in EXERCISES:
-        result = check(course, exercise_id)
+        result = exercise(course, "check", exercise_id)
         assert result.returncode == 1 and result.stdout.startswith(f"FAIL  {exercise_id}"), result.stdout
         assert re.search(r"^  expected: .+\n  found: .+\n  hint 1/\d: .+", result.stdout, re.M), result.stdout
 
     for exercise_id in EXERCISES:
-        apply_diffs(course, exercise_id)
+        apply_solution(solution(exercise_id), course.root)
     # The new metric is code: the API runs it once restarted, as the solution says.
     course.stop("api")
     course.start("api")
@@ -116,7 +91,7 @@ def test_every_check_fails_as_shipped_then_passes_with_its_solution(course):
     def all_pass() -> bool:
         """Polled: a scrape, a push or a rule reload reaches Prometheus some seconds later."""
         for exercise_id in [exercise_id for exercise_id in EXERCISES if exercise_id not in passed]:
-            result = check(course, exercise_id)
+            result = exercise(course, "check", exercise_id)
             if result.returncode == 0:
                 passed.add(exercise_id)
                 failing.pop(exercise_id, None)
@@ -128,15 +103,13 @@ def test_every_check_fails_as_shipped_then_passes_with_its_solution(course):
         course.wait_until(all_pass, "every exercise passing with its solution", timeout=90)
     except ChurnError:
         pytest.fail("still failing with their solutions:\n" + "\n".join(failing.values()))
-    progress = subprocess.run([sys.executable, "scripts/exercise.py", "list"], cwd=course.root,
-                              env=course.env, capture_output=True, text=True, timeout=60, check=True)
+    progress = exercise(course, "list")
     assert f"{len(EXERCISES)} of {len(EXERCISES)} passed" in progress.stdout
 
 
 def test_a_check_says_which_part_of_the_stack_does_not_answer(course):
-    env = course.env | {"CHURN_ALERTMANAGER_URL": "http://127.0.0.1:9"}
-    result = subprocess.run([sys.executable, "scripts/exercise.py", "check", "silence"], cwd=course.root,
-                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    result = exercise(course, "check", "silence",
+                      env=command_env(course) | {"CHURN_ALERTMANAGER_URL": "http://127.0.0.1:9"})
     assert result.returncode == 1
     assert "the alertmanager answering at http://127.0.0.1:9" in result.stdout
     assert requests.get(course.url("alertmanager") + "/-/ready", timeout=5).ok

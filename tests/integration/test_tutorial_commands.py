@@ -16,33 +16,27 @@ Each page is one test, in course order (tutorial_pages), all on the one stack:
   doctest's OutputChecker with ELLIPSIS (`...` is anything) and NORMALIZE_WHITESPACE. A command
   with nothing below it is only required to succeed. Commands against Grafana (port 3000) cannot
   run here, since the native stack has no Grafana: each is a skipped test that says so.
-- a solution page (tutorial/solutions/) runs with its ```diff blocks applied to the project, and
-  the API restarted when they change its code or settings; both undone after the page.
+- the solution pages (tutorial/solutions/) are not run here: their commands need their diffs
+  applied, which tests/integration/test_exercises.py does, on a stack of its own;
 - then every ```promql query goes to Prometheus's /api/v1/query: valid everywhere, and with data
   unless the block is ```promql no-data.
 
-Why a small runner and not byexample, prysk or pytest-codeblocks: the commands must run against a
-stack on free ports (tests run beside a student's stack on the real ones), so each command and its
-output need the ports rewritten, which none of them can do; what is left (split blocks, run bash,
-compare with `...`) is the standard library's doctest.OutputChecker and a subprocess.
+The runner is tests/integration/console.py, which says why it is a small one of our own.
 """
 
-import doctest
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import requests
 
-from churn.ops.native_stack import DEFAULT_PORTS, NativeStack, push_kept_metrics
+from churn.ops.native_stack import NativeStack, push_kept_metrics
 from tests.contract.markdown_blocks import (
     Block,
     Command,
@@ -53,46 +47,24 @@ from tests.contract.markdown_blocks import (
     tutorial_pages,
 )
 from tests.helpers import REPO, settings_for
+from tests.integration.console import (
+    CHECKER,
+    OPTIONS,
+    command_env,
+    project_root,
+    run,
+    to_default_ports,
+    to_stack_ports,
+)
 from tests.integration.processes import native_stack
 
 pytestmark = pytest.mark.slow
 TOKEN = "churn-demo"  # the Compose stack's admin token, which the pages use
 PAGES = tutorial_pages()
 SOLUTIONS = REPO / "tutorial" / "solutions"
-COMMAND_TIMEOUT = 300
 GRAFANA = re.compile(r"\b(?:localhost|127\.0\.0\.1):3000\b")
-OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
-class Checker(doctest.OutputChecker):
-    """doctest's, where a line holding only `...` also stands for no line at all: it is joined to
-    the line before it (or, first, to the one after), since with NORMALIZE_WHITESPACE the line
-    breaks around it would each need some whitespace in the output."""
-
-    def check_output(self, want: str, got: str, optionflags: int) -> bool:
-        lines: list[str] = []
-        glue = False
-        for line in want.splitlines():
-            if line.strip() == "...":
-                if lines:
-                    lines[-1] += "..."
-                else:
-                    glue = True
-            else:
-                lines.append(("..." if glue else "") + line)
-                glue = False
-        want = "\n".join(lines) + ("..." if glue else "") + "\n"
-        return super().check_output(want, got, optionflags)
-
-
-CHECKER = Checker()
-# What the project root holds besides the data, models and logs of the built project: copies, since
-# a solution's diff may change them; tests/ only read.
-COPIED = ("src", "scripts", "config", "monitoring", "tutorial", "benchmarks", "Makefile", "Dockerfile",
-          "docker-compose.yml", "README.md", "pyproject.toml", "requirements.txt", "requirements-dev.txt",
-          ".env.example")
-# A diff touching these changes what the running API loaded: it is restarted.
-API_INPUTS = ("src/", "config/")
 
 
 def console(page: Path) -> list[Command]:
@@ -105,7 +77,8 @@ def promql(page: Path) -> list[tuple[Block, str]]:
             for query in promql_queries(block)]
 
 
-CONSOLE_PAGES = [page for page in PAGES if any(not GRAFANA.search(c.command) for c in console(page))]
+CONSOLE_PAGES = [page for page in PAGES if page.parent != SOLUTIONS
+                 and any(not GRAFANA.search(c.command) for c in console(page))]
 PROMQL_PAGES = [page for page in PAGES if promql(page)]
 GRAFANA_COMMANDS = [command for page in PAGES for command in console(page) if GRAFANA.search(command.command)]
 
@@ -118,23 +91,6 @@ def script(name: str, *args: str, env: dict) -> subprocess.CompletedProcess:
                             capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, f"{name} {' '.join(args)} failed:\n{result.stderr}"
     return result
-
-
-def project_root(root: Path) -> None:
-    """`root` (holding the project's data, models and logs) made into a copy of the repository, so
-    that commands run from it exactly as written: `.venv/bin/python` is this interpreter."""
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.is_file():
-            shutil.copy2(source, root / name)
-    (root / "tests").symlink_to(REPO / "tests")
-    if sys.prefix != sys.base_prefix:  # a virtual environment: the same one
-        (root / ".venv").symlink_to(sys.prefix)
-    else:
-        (root / ".venv" / "bin").mkdir(parents=True)
-        (root / ".venv" / "bin" / "python").symlink_to(sys.executable)
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +109,6 @@ def stack(student_project, tmp_path_factory) -> Iterator[NativeStack]:
         yield native
     finally:
         native.stop_all()
-
-
-def command_env(stack: NativeStack) -> dict[str, str]:
-    """The stack's environment, with the URLs written as the default settings write them."""
-    return stack.env | {f"CHURN_{name.upper()}_URL": f"http://localhost:{stack.ports[name]}"
-                        for name in ("api", "prometheus", "pushgateway", "alertmanager")}
 
 
 def pushed_since(stack: NativeStack, job: str, started: float) -> bool:
@@ -226,144 +176,17 @@ def running(stack, scenario) -> NativeStack:
 
 # --- Commands: ports, running, output ----------------------------------------------------------
 
-DEFAULT_TO_COMPONENT = {port: name for name, port in DEFAULT_PORTS.items()}
-ADDRESS = re.compile(r"\b(localhost|127\.0\.0\.1):(\d+)\b")
-
-
-def to_stack_ports(text: str, ports: dict[str, int]) -> str:
-    """localhost:9090 -> localhost:<the stack's Prometheus port>, and so on for every component."""
-    def local(match: re.Match) -> str:
-        component = DEFAULT_TO_COMPONENT.get(int(match[2]))
-        return f"{match[1]}:{ports[component]}" if component else match[0]
-
-    return ADDRESS.sub(local, text)
-
-
-def to_default_ports(text: str, ports: dict[str, int]) -> str:
-    """The other way, in a command's output: the stack's ports shown as DESIGN.md's."""
-    back = {port: DEFAULT_PORTS[name] for name, port in ports.items()}
-    return ADDRESS.sub(lambda match: f"{match[1]}:{back.get(int(match[2]), match[2])}", text)
-
-
-def run(command: Command, stack: NativeStack) -> str | None:
-    """Runs one command as the page writes it; what went wrong, or None."""
-    local = to_stack_ports(command.command, stack.ports)
-    began = time.monotonic()
-    try:
-        result = subprocess.run(["bash", "-o", "pipefail", "-c", local], cwd=stack.root,
-                                env=command_env(stack), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, timeout=COMMAND_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as timeout:
-        return f"did not finish within {COMMAND_TIMEOUT} s; its output so far:\n{indent(str(timeout.output))}"
-    got = to_default_ports(result.stdout, stack.ports)
-    took = f"(after {time.monotonic() - began:.1f} s)"
-    print(f"{command.where} {took}: $ {command.command}")  # shown by pytest -s or -rP, to find slow ones
-    if result.returncode != 0:
-        return f"exit code {result.returncode} {took}; its output:\n{indent(got)}"
-    if command.expected and not CHECKER.check_output(command.expected + "\n", got, OPTIONS):
-        return f"unexpected output {took}\n  expected:\n{indent(command.expected)}\n  got:\n{indent(got)}"
-    return None
-
-
-def indent(text: str) -> str:
-    return "\n".join(f"    {line}" for line in text.rstrip("\n").splitlines()) or "    (nothing)"
-
-
-# --- Solutions: their diff applied for the page ------------------------------------------------
-
-
-def file_changes(diff: str) -> list[tuple[str, list[tuple[int, list[str]]] | None]]:
-    """(path, hunks) of each file of a `git diff`; a hunk is (its first old line, its lines, each
-    with its ' ', '-' or '+'). A deleted file has None for hunks."""
-    changes: list[tuple[str, list | None]] = []
-    old = None
-    for line in diff.splitlines():
-        if line.startswith("--- "):
-            old = line[4:].removeprefix("a/")
-        elif line.startswith("+++ "):
-            new = line[4:]
-            changes.append((old, None) if new == "/dev/null" else (new.removeprefix("b/"), []))
-        elif not changes or changes[-1][1] is None:
-            continue
-        elif hunk := re.match(r"^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@", line):
-            changes[-1][1].append((int(hunk[1]), []))
-        elif changes[-1][1] and (line[:1] in {" ", "-", "+"} or line == ""):
-            changes[-1][1][-1][1].append(line or " ")
-    return changes
-
-
-def patched(text: str, hunks: list[tuple[int, list[str]]], where: str) -> str:
-    """`text` with the hunks applied, each where its old lines are (near the line it names)."""
-    lines = text.splitlines()
-    offset = 0
-    for start, hunk in hunks:
-        before = [line[1:] for line in hunk if line[0] in " -"]
-        after = [line[1:] for line in hunk if line[0] in " +"]
-        expected = max(start - 1 + offset, 0) if before else max(start + offset, 0)
-        places = [at for at in range(len(lines) - len(before) + 1) if lines[at:at + len(before)] == before]
-        if not places:
-            raise AssertionError(f"{where}: the hunk at line {start} does not apply: its lines are not there")
-        at = min(places, key=lambda place: abs(place - expected))
-        lines[at:at + len(before)] = after
-        offset += len(after) - len(before)
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-@contextmanager
-def solution_applied(page: Path, stack: NativeStack) -> Iterator[None]:
-    """A solution page's ```diff blocks applied to the project root, undone afterwards; the API
-    restarted both times if they change its code or settings."""
-    solution = page.parent == SOLUTIONS
-    diffs = [block for block in blocks_of(page) if block.language == "diff"] if solution else []
-    saved: dict[Path, str | None] = {}
-    try:
-        for block in diffs:
-            for path, hunks in file_changes(block.text):
-                target = stack.root / path
-                saved.setdefault(target, target.read_text() if target.is_file() else None)
-                if hunks is None:
-                    target.unlink(missing_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                current = target.read_text() if target.is_file() else ""
-                target.write_text(patched(current, hunks, f"{relative(page)}:{block.line}: {path}"))
-                if path.endswith(".sh"):
-                    target.chmod(0o755)
-        if touches_api(saved, stack):
-            restart_api(stack)
-        yield
-    finally:
-        for target, text in saved.items():
-            if text is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.write_text(text)
-        if touches_api(saved, stack):
-            restart_api(stack)
-
-
-def touches_api(paths, stack: NativeStack) -> bool:
-    return any(str(path.relative_to(stack.root)).startswith(API_INPUTS) for path in paths)
-
-
-def restart_api(stack: NativeStack) -> None:
-    stack.stop("api")
-    stack.start("api")
-    stack.wait_for(f'up{{job="api-churn"}} == 1 and timestamp(up{{job="api-churn"}}) > {time.time()}')
-
-
 # --- The tests -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("page", CONSOLE_PAGES, ids=relative)
 def test_console_blocks_run_as_written(page, running):
     failures = []
-    with solution_applied(page, running):
-        for command in console(page):
-            if GRAFANA.search(command.command):
-                continue  # test_commands_against_grafana_are_not_run says so
-            if (failure := run(command, running)) is not None:
-                failures.append(f"{command.where}: $ {command.command}\n  {failure}")
+    for command in console(page):
+        if GRAFANA.search(command.command):
+            continue  # test_commands_against_grafana_are_not_run says so
+        if (failure := run(command, running)) is not None:
+            failures.append(f"{command.where}: $ {command.command}\n  {failure}")
     assert not failures, f"{len(failures)} of the page's commands failed:\n\n" + "\n\n".join(failures)
 
 
@@ -425,32 +248,3 @@ def test_a_command_fails_on_its_exit_code_or_output_and_says_what_it_got(tmp_pat
     assert run(Command(page, 3, "false | cat", ""), stand_in).startswith("exit code 1")
     # The stack's URLs, written as the default settings write them, reach the command.
     assert run(Command(page, 3, "echo $CHURN_PROMETHEUS_URL", "http://localhost:9090"), stand_in) is None
-
-
-def test_a_git_diff_is_applied_as_git_would(tmp_path):
-    diff = """diff --git a/config/x.toml b/config/x.toml
-index 1..2 100644
---- a/config/x.toml
-+++ b/config/x.toml
-@@ -2,3 +2,3 @@ header
- b = 1
-
--c = 2
-+c = 3
-diff --git a/new.sh b/new.sh
-new file mode 100755
---- /dev/null
-+++ b/new.sh
-@@ -0,0 +1,2 @@
-+#!/bin/bash
-+echo hi
-"""
-    (config, new) = file_changes(diff)
-    assert config == ("config/x.toml", [(2, [" b = 1", " ", "-c = 2", "+c = 3"])])
-    assert new == ("new.sh", [(0, ["+#!/bin/bash", "+echo hi"])])
-    # The hunk applies where its lines are, even a few lines from where it says.
-    moved = "a = 0\nextra\nb = 1\n\nc = 2\nd = 4\n"
-    assert patched(moved, config[1], "x") == "a = 0\nextra\nb = 1\n\nc = 3\nd = 4\n"
-    assert patched("", new[1], "x") == "#!/bin/bash\necho hi\n"
-    with pytest.raises(AssertionError, match="does not apply"):
-        patched("b = 2\n", config[1], "x")
