@@ -168,9 +168,13 @@ def scenario(stack) -> float:
 
 @pytest.fixture
 def running(stack, scenario) -> NativeStack:
-    """The stack, every component running (a page may have left one stopped or crashed)."""
+    """The stack, every component running (a page may have left one stopped or crashed), and
+    Prometheus sending to Alertmanager again (a page may have reloaded its configuration, which
+    empties its list of Alertmanagers for a moment)."""
     if stack.restart_stopped():
         stack.wait_for('up{job="api-churn"} == 1')
+    stack.wait_until(lambda: requests.get(f"{stack.url('prometheus')}/api/v1/alertmanagers", timeout=5)
+                     .json()["data"]["activeAlertmanagers"], "Prometheus sending to Alertmanager")
     return stack
 
 
