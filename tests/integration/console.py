@@ -18,6 +18,7 @@ from pathlib import Path
 from churn.ops.native_stack import DEFAULT_PORTS, NativeStack
 from tests.contract.markdown_blocks import Command, blocks_of, relative
 from tests.helpers import REPO
+from tests.integration.processes import native_stack
 
 COMMAND_TIMEOUT = 300
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -129,3 +130,14 @@ def apply_solution(page: Path, root: Path) -> None:
             applied = subprocess.run(["git", "apply", "-"], input=block.text + "\n", cwd=root,
                                      capture_output=True, text=True, check=False)
             assert applied.returncode == 0, f"{relative(page)}:{block.line}: {applied.stderr}"
+
+
+def working_copy_stack(project: Path, root: Path, token: str) -> NativeStack:
+    """A stack (not started) over a copy of the repository at `root` with `project`'s data,
+    models and logs: its processes import the copy's src/ (its settings, runbooks and any solution
+    applied), Prometheus loads the copy's rules, and the demo fault switch takes `token`."""
+    stack = native_stack(project, root, rules_dir=root / "monitoring" / "prometheus" / "rules",
+                         CHURN_ADMIN_TOKEN=token, CHURN_DEMO_FAULTS="true", PYTHONPATH=str(root / "src"))
+    stack.root = root
+    project_root(root)
+    return stack

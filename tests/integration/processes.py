@@ -52,3 +52,15 @@ def native_stack(project: Path, root: Path, rules_dir: Path | None = None, **env
                         CHURN_PROMETHEUS_URL=f"http://127.0.0.1:{ports['prometheus']}", **env)
     return NativeStack(workdir=root / "stack", ports=ports, env=stack_env, interval="1s",
                        rules_dir=rules_dir)
+
+
+@contextmanager
+def started_stack(stack: NativeStack) -> Iterator[NativeStack]:
+    """`stack` started, with Prometheus scraping the API (traffic sent before its first scrape
+    would only ever be a counter's first value, which rate() does not count); stopped after."""
+    try:
+        stack.start_all()
+        stack.wait_for('up{job="api-churn"} == 1')
+        yield stack
+    finally:
+        stack.stop_all()

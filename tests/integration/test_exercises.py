@@ -19,8 +19,8 @@ from churn.errors import ChurnError
 from churn.ops.native_stack import NativeStack
 from tests.contract.markdown_blocks import blocks_of, console_commands
 from tests.helpers import REPO
-from tests.integration.console import apply_solution, command_env, project_root, run
-from tests.integration.processes import native_stack
+from tests.integration.console import apply_solution, command_env, run, working_copy_stack
+from tests.integration.processes import started_stack
 
 pytestmark = pytest.mark.slow
 EXERCISES = load_exercises()
@@ -32,17 +32,8 @@ def course(student_project, tmp_path_factory) -> NativeStack:
     """The stack over a student's working copy: the API and the checker import its src/, and
     Prometheus loads its rule files."""
     root = tmp_path_factory.mktemp("course")
-    stack = native_stack(student_project, root, rules_dir=root / "monitoring" / "prometheus" / "rules",
-                         PYTHONPATH=str(root / "src"), CHURN_ADMIN_TOKEN="churn-demo",
-                         CHURN_DEMO_FAULTS="true")
-    stack.root = root
-    project_root(root)
-    try:
-        stack.start_all()
-        stack.wait_for('up{job="api-churn"} == 1')
+    with started_stack(working_copy_stack(student_project, root, "churn-demo")) as stack:
         yield stack
-    finally:
-        stack.stop_all()
 
 
 def exercise(stack: NativeStack, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ import requests
 
 from churn.ops.native_stack import NativeStack
 from tests.helpers import REPO
-from tests.integration.processes import native_stack
+from tests.integration.processes import native_stack, started_stack
 
 pytestmark = pytest.mark.slow
 TOKEN = "scenario-token"
@@ -32,14 +32,8 @@ def stack(scored_project, tmp_path_factory):
     native = native_stack(scored_project, tmp_path_factory.mktemp("scenarios"), rules,
                           CHURN_ADMIN_TOKEN=TOKEN, CHURN_DEMO_FAULTS="true",
                           CHURN_DRIFT_WINDOW_SIZE="300")
-    try:
-        native.start_all()
-        # Prometheus's first scrapes come a few seconds after it starts: traffic sent before that
-        # would only ever show as a counter's first value, which rate() does not count.
-        native.wait_for('up{job="api-churn"} == 1')
+    with started_stack(native):
         yield native
-    finally:
-        native.stop_all()
 
 
 def load_test(stack: NativeStack, tmp_path, *args: str) -> dict:

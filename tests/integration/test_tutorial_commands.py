@@ -51,12 +51,12 @@ from tests.integration.console import (
     CHECKER,
     OPTIONS,
     command_env,
-    project_root,
     run,
     to_default_ports,
     to_stack_ports,
+    working_copy_stack,
 )
-from tests.integration.processes import native_stack
+from tests.integration.processes import started_stack
 
 pytestmark = pytest.mark.slow
 TOKEN = "churn-demo"  # the Compose stack's admin token, which the pages use
@@ -97,18 +97,8 @@ def script(name: str, *args: str, env: dict) -> subprocess.CompletedProcess:
 def stack(student_project, tmp_path_factory) -> Iterator[NativeStack]:
     """The native stack over a copy of the project. Its processes import the copy's src/ (the
     copy's settings, runbooks and any solution applied) and Prometheus loads the copy's rules."""
-    root = tmp_path_factory.mktemp("root")
-    native = native_stack(student_project, root, rules_dir=root / "monitoring" / "prometheus" / "rules",
-                          CHURN_ADMIN_TOKEN=TOKEN, CHURN_DEMO_FAULTS="true", PYTHONPATH=str(root / "src"))
-    native.root = root
-    project_root(root)
-    try:
-        native.start_all()
-        # Traffic before Prometheus's first scrape would only be a counter's first value.
-        native.wait_for('up{job="api-churn"} == 1')
+    with started_stack(working_copy_stack(student_project, tmp_path_factory.mktemp("root"), TOKEN)) as native:
         yield native
-    finally:
-        native.stop_all()
 
 
 def pushed_since(stack: NativeStack, job: str, started: float) -> bool:
