@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
-def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_path, stop_with):
+def test_start_prints_urls_and_a_signal_stops_every_process(student_project, tmp_path, stop_with):
     for binary in STACK_BINARIES:
         require(binary)
     busy = [port for port in DEFAULT_PORTS.values() if port_in_use(port)]
@@ -26,7 +26,7 @@ def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_
         message = f"ports {busy} are in use (a stack already running?)"
         pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
     project = tmp_path / "project"
-    shutil.copytree(scored_project, project)
+    shutil.copytree(student_project, project)
     output = tmp_path / "out.txt"
     with output.open("w") as sink:
         launcher = subprocess.Popen(
@@ -49,7 +49,14 @@ def test_start_prints_urls_and_a_signal_stops_every_process(scored_project, tmp_
             launcher.send_signal(stop_with)
             assert launcher.wait(timeout=60) == 0
         finally:
-            launcher.kill()
+            # A failed assertion above still stops the stack, not just the launcher: killed
+            # outright, it would leave its processes holding the ports.
+            if launcher.poll() is None:
+                launcher.send_signal(signal.SIGINT)
+                try:
+                    launcher.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    launcher.kill()
     assert "stopped." in output.read_text()
     assert [port for port in DEFAULT_PORTS.values() if port_in_use(port)] == []
 

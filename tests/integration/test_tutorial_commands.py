@@ -132,8 +132,8 @@ def scenario(stack) -> float:
     with output.open("wb") as sink:
         retraining = subprocess.Popen(retrain, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        load_test(stack, "--scenario", "mixed", "--duration", "15")
-        load_test(stack, "--scenario", "errors", "--duration", "10")
+        load_test(stack, "--scenario", "mixed", "--duration", "10")
+        load_test(stack, "--scenario", "errors", "--duration", "5")
         traffic_ended = time.time()
         retraining.wait(timeout=600)
     finally:
