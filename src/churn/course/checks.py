@@ -56,19 +56,13 @@ class NotYet(ChurnError):
 def promql(settings: Settings, expression: str, at: float | None = None) -> list[dict]:
     """An instant query; a refused query or an unreachable Prometheus is a NotYet naming it."""
     try:
-        if at is None:
-            return query(settings.prometheus_url, expression)
-        answer = requests.get(f"{settings.prometheus_url}/api/v1/query", timeout=HTTP_TIMEOUT,
-                              params={"query": expression, "time": at}).json()
+        return query(settings.prometheus_url, expression, at)
     except requests.RequestException:
         raise NotYet(f"Prometheus answering at {settings.prometheus_url}",
                      "no answer: is the stack running? (docker compose up --wait, or make monitoring)"
                      ) from None
     except ChurnError as exc:
         raise NotYet("a query Prometheus accepts", str(exc)) from None
-    if answer.get("status") != "success":
-        raise NotYet("a query Prometheus accepts", f"{expression!r}: {answer.get('error')}")
-    return answer["data"]["result"]
 
 
 def value_of(series: dict) -> float:
@@ -76,7 +70,7 @@ def value_of(series: dict) -> float:
 
 
 def labels_of(series: dict) -> frozenset:
-    return frozenset((name, value) for name, value in series["metric"].items() if name != "__name__")
+    return frozenset((name, value) for name, value in series.get("metric", {}).items() if name != "__name__")
 
 
 def read_yaml(path: Path) -> object:

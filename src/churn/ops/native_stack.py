@@ -116,9 +116,11 @@ def alertmanager_config(ports: dict[str, int]) -> str:
     return local_addresses((MONITORING / "alertmanager" / "alertmanager.yml").read_text(), ports)
 
 
-def query(prometheus_url: str, promql: str) -> list[dict]:
-    """The instant vector (or scalar as a one-element list) Prometheus returns for `promql`."""
-    answer = requests.get(f"{prometheus_url}/api/v1/query", params={"query": promql}, timeout=10)
+def query(prometheus_url: str, promql: str, at: float | None = None) -> list[dict]:
+    """The instant vector (or scalar as a one-element list) Prometheus returns for `promql`, now
+    or at the Unix time `at`."""
+    params = {"query": promql} | ({} if at is None else {"time": at})
+    answer = requests.get(f"{prometheus_url}/api/v1/query", params=params, timeout=10)
     body = answer.json()
     if body.get("status") != "success":
         raise ChurnError(f"query {promql!r} failed: {body.get('error', answer.text)}")
